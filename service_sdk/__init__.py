@@ -1,0 +1,1 @@
+"""Base service classes, context and device selection for MMS model handlers."""

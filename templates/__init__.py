@@ -1,0 +1,1 @@
+"""Handler scaffolds copied by `model-archiver init` (package data: model_archiver.templates)."""
