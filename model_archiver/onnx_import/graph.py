@@ -37,21 +37,28 @@ def value_shape(info: "ValueInfoProto") -> Shape | None:
     return tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim)
 
 
-def inferred_shapes(model: "ModelProto") -> dict[str, Shape]:
-    """Every value's shape as far as ONNX shape inference (with data propagation) knows it.
+def inferred_values(model: "ModelProto") -> dict[str, "ValueInfoProto"]:
+    """Every value's type and shape as far as ONNX shape inference (with data propagation) knows it.
 
-    Static dims are ints, symbolic ones ``None``; values of unknown rank are absent.
-    Initializers are included with their exact shapes.
+    Inference is best effort: ops it does not know leave their outputs absent.
     """
     import onnx
 
     inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
     graph = inferred.graph
+    return {info.name: info for info in [*graph.input, *graph.value_info, *graph.output]}
+
+
+def inferred_shapes(model: "ModelProto") -> dict[str, Shape]:
+    """Value name -> shape (ints, ``None`` per symbolic dim); unknown ranks are absent.
+
+    Initializers are included with their exact shapes.
+    """
     shapes: dict[str, Shape] = {}
-    for info in [*graph.input, *graph.value_info, *graph.output]:
+    for name, info in inferred_values(model).items():
         shape = value_shape(info)
         if shape is not None:
-            shapes[info.name] = shape
+            shapes[name] = shape
     for tensor in model.graph.initializer:
         shapes[tensor.name] = tuple(tensor.dims)
     return shapes

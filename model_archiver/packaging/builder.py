@@ -206,7 +206,7 @@ def _write(
         with placer(output, force) as temp, HashingCopier(advance) as copier:
             writer = _open_writer(archive_format, temp, copier, spec.model_name, tgz_layout, methods, files)
             try:
-                entries = _write_entries(writer, files, methods, spec)
+                entries = _write_entries(writer, files, methods, spec, _metadata_method(policy))
             finally:
                 writer.close()
     except OSError as exc:
@@ -240,8 +240,12 @@ def _gzip_level(methods: dict[str, str], files: list[SourceFile]) -> int:
     return 1 if stored * 2 > sum(f.size for f in files) else 6
 
 
+def _metadata_method(policy: str) -> str:
+    return compression.STORE if policy == compression.STORE else compression.DEFLATE
+
+
 def _write_entries(
-    writer: ArchiveWriter, files: list[SourceFile], methods: dict[str, str], spec: ManifestSpec
+    writer: ArchiveWriter, files: list[SourceFile], methods: dict[str, str], spec: ManifestSpec, meta: str
 ) -> list[ArchivedFile]:
     records: list[FileRecord] = []
     entries: list[ArchivedFile] = []
@@ -249,8 +253,8 @@ def _write_entries(
         record = writer.add_file(entry, methods[entry.arcname])
         records.append(record)
         entries.append(ArchivedFile(record.path, record.sha256, record.size, methods[entry.arcname]))
-    manifest = writer.add_bytes(MANIFEST_PATH, dump_manifest(spec.to_dict()), compression.DEFLATE)
+    manifest = writer.add_bytes(MANIFEST_PATH, dump_manifest(spec.to_dict()), meta)
     records.append(manifest)
-    entries.append(ArchivedFile(manifest.path, manifest.sha256, manifest.size, compression.DEFLATE))
-    writer.add_bytes(RECORD_PATH, dump_record(records), compression.DEFLATE)
+    entries.append(ArchivedFile(manifest.path, manifest.sha256, manifest.size, meta))
+    writer.add_bytes(RECORD_PATH, dump_record(records), meta)
     return entries

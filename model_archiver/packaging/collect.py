@@ -50,7 +50,7 @@ def collect_files(
         raise UsageError(f"model path {str(model_dir)!r} is not a directory")
     real_root = root.resolve()
     skipped = {Path(p).resolve() for p in skip}
-    files = [f for f in _walk(real_root, real_root, "", skipped, excludes, set())]
+    files = list(_walk(real_root, real_root, "", skipped, excludes, ()))
     return sorted(files, key=lambda f: f.arcname)
 
 
@@ -66,9 +66,9 @@ def _walk(
     prefix: str,
     skipped: set[Path],
     excludes: Sequence[str],
-    seen_dirs: set[Path],
+    ancestors: tuple[Path, ...],
 ) -> Iterator[SourceFile]:
-    seen_dirs.add(directory.resolve())
+    ancestors = (*ancestors, directory.resolve())
     with os.scandir(directory) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
             arcname = f"{prefix}{entry.name}"
@@ -77,7 +77,7 @@ def _walk(
                 continue
             if arcname == MAR_INF:
                 raise UsageError(f"{arcname}/ in the model path is reserved for the archive's manifest; rename it")
-            yield from _entry_files(real_root, Path(entry.path), arcname, skipped, excludes, seen_dirs)
+            yield from _entry_files(real_root, Path(entry.path), arcname, skipped, excludes, ancestors)
 
 
 def _builtin_skip(name: str, prefix: str, is_dir: bool) -> bool:
@@ -96,7 +96,7 @@ def _entry_files(
     arcname: str,
     skipped: set[Path],
     excludes: Sequence[str],
-    seen_dirs: set[Path],
+    ancestors: tuple[Path, ...],
 ) -> Iterator[SourceFile]:
     target = _resolve_inside(real_root, path, arcname)
     if target in skipped:
@@ -104,9 +104,9 @@ def _entry_files(
         return
     info = target.stat()
     if stat.S_ISDIR(info.st_mode):
-        if target in seen_dirs:
+        if target in ancestors:
             raise UsageError(f"{arcname}: symlink loop back to {target}")
-        yield from _walk(real_root, target, f"{arcname}/", skipped, excludes, seen_dirs)
+        yield from _walk(real_root, target, f"{arcname}/", skipped, excludes, ancestors)
     elif stat.S_ISREG(info.st_mode):
         yield SourceFile(arcname, target, info.st_size, bool(info.st_mode & stat.S_IXUSR))
     else:

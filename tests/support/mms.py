@@ -19,6 +19,7 @@ standard library and psutil.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -92,6 +93,20 @@ def http(method: str, url: str, body: bytes | None = None, *, content_type: str 
 
 def _headers(message: Any) -> dict[str, str]:
     return {key.lower(): value for key, value in message.items()} if message else {}
+
+
+def importable_by_workers(*packages: str) -> dict[str, str]:
+    """An env (``PYTHONPATH``) under which workers import ``packages`` from where we do.
+
+    Until the project is pip-installed, ``service_sdk`` lives only in the
+    source tree; pointing workers at the same folder serves the code under test.
+    """
+    roots: list[str] = []
+    for name in packages:
+        root = str(Path(importlib.import_module(name).__file__).resolve().parent.parent)
+        if root not in roots:
+            roots.append(root)
+    return {"PYTHONPATH": os.pathsep.join(roots)}
 
 
 def _port_is_free(port: int) -> bool:
