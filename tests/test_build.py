@@ -277,3 +277,20 @@ def test_java_zip_input_stream_reads_stored_and_deflated_entries(model_dir, tmp_
     expected = {f.path: f.size for f in result.files}
     assert {k: v for k, v in seen.items() if k != "MAR-INF/RECORD.json"} == expected
     assert "store" in {f.compression for f in result.files}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not java_available(), reason="needs a Java runtime (CI machines have Java 17)")
+def test_zip64_for_a_file_of_4_gib_and_more(tmp_path):
+    """A sparse 4 GiB + 3 byte file: Zip64 headers, verified by us and by Java's ZipInputStream."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "service.py").write_text(HANDLER)
+    big = model / "huge.bin"
+    with big.open("wb") as handle:
+        handle.truncate((4 << 30) + 3)
+    result = build_archive(model, model_name="huge", handler="service:handle", export_path=tmp_path / "out")
+    with zipfile.ZipFile(result.path) as zf:
+        assert zf.getinfo("huge.bin").file_size == (4 << 30) + 3
+    assert verify_archive(result.path).ok
+    assert list_with_zip_input_stream(result.path)["huge.bin"] == (4 << 30) + 3

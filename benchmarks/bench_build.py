@@ -1,0 +1,177 @@
+"""Time `model-archiver` against `cp -r`, `zip -0 -r` and MMS's model-archiver 1.0.3.
+
+Builds a synthetic MXNet model dir (an incompressible N GiB ``-0000.params``
+that is a real MXNet params file, its symbol JSON, signature, synset and
+handler) and a dir of small text files, then runs every tool on them in this
+one run, warm page cache, printing wall time, ratios and peak RSS of each
+tool's process. MMS's tool is installed in its own venv under
+~/.cache/model-archiver-bench (it cannot share a venv with this package).
+
+    .venv/bin/python benchmarks/bench_build.py [--gib 1] [--small-files 2000] [--skip-mms]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OURS = [sys.executable, "-m", "model_archiver"]
+MMS_VENV = Path.home() / ".cache" / "model-archiver-bench" / "mms-archiver-1.0.3"
+HANDLER = "def handle(data, context):\n    return data\n"
+
+
+def mms_archiver() -> Path:
+    """MMS's model-archiver 1.0.3 in a venv of its own (created once)."""
+    exe = MMS_VENV / "bin" / "model-archiver"
+    if not exe.exists():
+        venv.EnvBuilder(with_pip=True, clear=True).create(MMS_VENV)
+        subprocess.run([MMS_VENV / "bin" / "pip", "install", "-q", "model-archiver==1.0.3"], check=True)
+    return exe
+
+
+def write_params(path: Path, gib: float) -> tuple[int, int]:
+    """A real MXNet params file of ~gib GiB of random float32 (written by MXNet itself)."""
+    rows = int(gib * (1 << 30) / (1024 * 4))
+    code = (
+        "import sys, numpy as np, mxnet as mx\n"
+        "rows = int(sys.argv[2])\n"
+        "w = np.random.default_rng(0).random((rows, 1024), dtype=np.float32)\n"
+        "mx.nd.save(sys.argv[1], {'arg:fc_weight': mx.nd.array(w, dtype='float32')})\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path), str(rows)], check=True)
+    return rows, 1024
+
+
+def make_model_dir(root: Path, gib: float) -> Path:
+    model = root / "model"
+    model.mkdir()
+    rows, cols = write_params(model / "bench-0000.params", gib)
+    symbol = {
+        "nodes": [
+            {"op": "null", "name": "data", "inputs": []},
+            {"op": "null", "name": "fc_weight", "inputs": []},
+            {"op": "FullyConnected", "name": "fc", "attrs": {"num_hidden": str(rows), "no_bias": "True"},
+             "inputs": [[0, 0, 0], [1, 0, 0]]},
+        ],
+        "arg_nodes": [0, 1],
+        "node_row_ptr": [0, 1, 2, 3],
+        "heads": [[2, 0, 0]],
+        "attrs": {"mxnet_version": ["int", 10901]},
+    }
+    (model / "bench-symbol.json").write_text(json.dumps(symbol))
+    signature = {"inputs": [{"data_name": "data", "data_shape": [0, cols]}], "input_type": "application/json",
+                 "outputs": [{"data_name": "fc", "data_shape": [0, rows]}], "output_type": "application/json"}
+    (model / "signature.json").write_text(json.dumps(signature))
+    (model / "synset.txt").write_text("".join(f"class {i}\n" for i in range(rows)))
+    (model / "service.py").write_text(HANDLER)
+    return model
+
+
+def make_small_files(root: Path, count: int) -> Path:
+    model = root / "small"
+    (model / "vocab").mkdir(parents=True)
+    for i in range(count):
+        (model / "vocab" / f"part{i:05d}.txt").write_text("".join(f"token{i}_{j} {j}\n" for j in range(200)))
+    (model / "service.py").write_text(HANDLER)
+    return model
+
+
+def timed(cmd: list, cwd: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process.
+
+    Dirty pages are flushed first so one tool's writeback does not slow the
+    next; RSS comes from GNU time (a child of this process would inherit
+    this process's RSS as its starting high-water mark).
+    """
+    os.sync()
+    with tempfile.NamedTemporaryFile("r") as rss_file:
+        started = time.perf_counter()
+        done = subprocess.run(["/usr/bin/time", "-o", rss_file.name, "-f", "%M", *map(str, cmd)], cwd=cwd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        elapsed = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"failed: {' '.join(map(str, cmd))}\n{done.stderr.decode()}")
+        return elapsed, int(rss_file.read().split()[-1]) / 1024
+
+
+def warm(path: Path) -> None:
+    for file in path.rglob("*"):
+        if file.is_file():
+            with file.open("rb") as handle:
+                while handle.read(1 << 24):
+                    pass
+
+
+def run_suite(model: Path, out: Path, name: str, mms: Path | None, reps: int) -> dict[str, tuple[float, float]]:
+    warm(model)
+    runs: dict[str, list] = {
+        "cp -r": ["cp", "-r", model, out / "cp"],
+        "zip -0 -r": ["zip", "-0", "-r", "-q", out / "z.zip", "."],
+        "model-archiver": [*OURS, "--model-name", name, "--model-path", model, "--handler", "service:handle",
+                           "--export-path", out / "ours", "-f", "-q"],
+        "model-archiver --json": [*OURS, "--model-name", name, "--model-path", model, "--handler",
+                                  "service:handle", "--export-path", out / "ours-json", "-f", "--json"],
+    }
+    if mms is not None:
+        runs["MMS model-archiver 1.0.3"] = [mms, "--model-name", name, "--model-path", model, "--handler",
+                                            "service:handle", "--export-path", out / "mms", "-f"]
+        (out / "mms").mkdir()
+    results = {}
+    for label, cmd in runs.items():
+        samples = []
+        for _ in range(reps):
+            samples.append(timed(cmd, cwd=model if label.startswith("zip") else None))
+            for leftover in ("cp", "z.zip"):
+                target = out / leftover
+                shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+        # The fastest run is the one least disturbed by disk writeback and other load.
+        results[label] = (min(s[0] for s in samples), max(s[1] for s in samples))
+    return results
+
+
+def report(title: str, results: dict[str, tuple[float, float]]) -> None:
+    base = results["cp -r"][0]
+    print(f"\n== {title}")
+    print(f"{'tool (fastest of --reps)':<28}{'seconds':>9}{'x cp -r':>9}{'peak RSS MB':>13}")
+    for label, (seconds, rss) in results.items():
+        print(f"{label:<28}{seconds:>9.2f}{seconds / base:>9.2f}{rss:>13.1f}")
+    ours = results["model-archiver"][0]
+    print(f"ratios: ours/cp = {ours / base:.2f} (target <= 2.5); zip/ours = {results['zip -0 -r'][0] / ours:.2f} "
+          f"(target > 1)", end="")
+    if "MMS model-archiver 1.0.3" in results:
+        print(f"; MMS/ours = {results['MMS model-archiver 1.0.3'][0] / ours:.1f} (target >= 10)", end="")
+    print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gib", type=float, default=1.0, help="size of the params file in GiB")
+    parser.add_argument("--small-files", type=int, default=2000)
+    parser.add_argument("--skip-mms", action="store_true", help="do not run MMS's model-archiver")
+    parser.add_argument("--reps", type=int, default=3, help="runs per tool; the fastest is reported")
+    parser.add_argument("--work", type=Path, help="scratch folder (default: a temp dir, removed after)")
+    args = parser.parse_args()
+    mms = None if args.skip_mms else mms_archiver()
+    with tempfile.TemporaryDirectory(dir=args.work) as scratch:
+        root = Path(scratch)
+        big = make_model_dir(root, args.gib)
+        out = root / "out"
+        out.mkdir()
+        report(f"{args.gib:g} GiB incompressible params", run_suite(big, out, "bench", mms, args.reps))
+        shutil.rmtree(big)
+        shutil.rmtree(out)
+        out.mkdir()
+        small = make_small_files(root, args.small_files)
+        report(f"{args.small_files} small text files", run_suite(small, out, "small", mms, args.reps))
+
+
+if __name__ == "__main__":
+    main()
