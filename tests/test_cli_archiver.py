@@ -157,5 +157,6 @@ def test_vendor_sdk_puts_the_sdk_in_the_archive(model_dir, tmp_path):
     assert done.returncode == 0, done.stderr
     with zipfile.ZipFile(tmp_path / "m.mar") as zf:
         names = set(zf.namelist())
-    assert "service_sdk/__init__.py" in names
+    assert "service_sdk/__init__.py" in names and "service_sdk/services/base.py" in names
     assert not any("__pycache__" in n for n in names)
+    assert "service_sdk/runner.py" not in names  # host-side only: it needs model_archiver

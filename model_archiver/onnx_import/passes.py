@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from model_archiver.errors import ConversionError
+from model_archiver.errors import ArchiverError, ConversionError
 from model_archiver.onnx_import.graph import (
     DEFAULT_DOMAINS,
     Shape,
@@ -148,15 +148,16 @@ def fold_constant_subgraphs(model: "ModelProto") -> "ModelProto":
     values = inferred_values(model)
     shapes = inferred_shapes(model)
     known = {t.name for t in graph.initializer}
-    folded = []
-    for node in graph.node:
+    positions = []
+    for position, node in enumerate(graph.node):
         if _foldable(node, known, shapes):
-            folded.append(node)
+            positions.append(position)
             known.update(node.output)
-    if not folded:
+    if not positions:
         return _copy(model)
-    folded_ids = {id(n) for n in folded}
-    remaining = [n for n in graph.node if id(n) not in folded_ids]
+    folded = [graph.node[p] for p in positions]
+    skipped = set(positions)
+    remaining = [n for p, n in enumerate(graph.node) if p not in skipped]
     produced = {name for n in folded for name in n.output}
     needed = sorted(
         {name for n in remaining for name in n.input if name in produced}
@@ -242,6 +243,17 @@ def add_missing_gemm_bias(model: "ModelProto") -> "ModelProto":
         weight = params[node.input[1]]
         units = weight.shape[0] if _attr(node, "transB", 0) else weight.shape[1]
         node.input.append(_add_initializer(model, taken, f"{node.output[0]}_bias", np.zeros(units, weight.dtype)))
+    return model
+
+
+def explicit_kernel_shape(model: "ModelProto") -> "ModelProto":
+    """Write ``kernel_shape`` on Conv/ConvTranspose that omit it (ONNX infers it from the
+    weight; the importer requires the attribute)."""
+    model = _copy(model)
+    params = initializers(model.graph)
+    for node in model.graph.node:
+        if node.op_type in ("Conv", "ConvTranspose") and _attr(node, "kernel_shape") is None and node.input[1] in params:
+            _set_attr(node, "kernel_shape", [int(d) for d in params[node.input[1]].shape[2:]])
     return model
 
 
@@ -479,6 +491,7 @@ PASSES: tuple[Pass, ...] = (
     fold_constant_subgraphs,
     complete_clip_bounds,
     add_missing_gemm_bias,
+    explicit_kernel_shape,
     fix_legacy_softmax_axis,
     slice_to_gather,
     normalize_gather_indices,
@@ -492,7 +505,13 @@ def sanitize(model: "ModelProto", passes: Sequence[Pass] = PASSES) -> tuple["Mod
     """Run ``passes`` in order; return the result and the names of the passes that changed it."""
     applied = []
     for rewrite in passes:
-        rewritten = rewrite(model)
+        try:
+            rewritten = rewrite(model)
+        except ArchiverError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one line naming the pass, never a traceback
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ConversionError(f"sanitizer pass {rewrite.__name__} failed: {type(exc).__name__}: {detail}") from None
         if rewritten != model:
             applied.append(rewrite.__name__)
             log.info("onnx sanitizer: %s rewrote the graph", rewrite.__name__)

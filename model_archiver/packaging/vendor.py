@@ -11,6 +11,9 @@ from pathlib import Path
 from model_archiver.errors import UsageError
 
 SDK_PACKAGE = "service_sdk"
+# The local runner and its worker drive archives from outside; they never run
+# inside a server, and runner.py needs model_archiver.
+_HOST_ONLY = {"runner.py", "worker.py"}
 
 
 def sdk_files() -> dict[str, Path]:
@@ -22,5 +25,5 @@ def sdk_files() -> dict[str, Path]:
     return {
         f"{SDK_PACKAGE}/{path.relative_to(root).as_posix()}": path
         for path in sorted(root.rglob("*.py"))
-        if "__pycache__" not in path.parts
+        if "__pycache__" not in path.parts and path.relative_to(root).as_posix() not in _HOST_ONLY
     }

@@ -126,7 +126,8 @@ class ModelService:
                 items.append(self.preprocess_request(request, idx))
             except RequestError as exc:
                 self.reject(idx, exc)
-        return self.collate(items)
+        # A batch whose every request was rejected has nothing to collate (or run).
+        return self.collate(items) if items else None
 
     def preprocess_request(self, request: dict, idx: int) -> Any:
         """Turn one request into one model item; raise :class:`RequestError` if unusable."""

