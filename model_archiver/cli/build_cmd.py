@@ -27,6 +27,7 @@ from model_archiver.packaging.vendor import sdk_files
               show_default=True, help="default: NAME.mar; tgz: NAME.tar.gz; no-archive: folder NAME/.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output.")
 @click.option("-c", "--convert", is_flag=True, help="Convert the model path's .onnx file to an MXNet checkpoint.")
+@click.option("--input-type", metavar="MIME", help="With -c: input_type of the generated signature.json.")
 @click.option("--model-version", help="manifest model.modelVersion")
 @click.option("--description", help="manifest description")
 @click.option("--author", help="manifest publisher.author")
