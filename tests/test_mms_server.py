@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from model_archiver.packaging.builder import build_archive
+from model_archiver import build_archive
 from tests.support.mms import MMSServer, java_missing_reason, running_server
 
 pytestmark = pytest.mark.skipif(java_missing_reason() is not None, reason=java_missing_reason() or "")
@@ -42,11 +42,11 @@ def handle(data, context):
 
 def build(tmp_path: Path, name: str, handler_source: str) -> Path:
     """An archive holding one handler module, built by our builder."""
+    module = f"{name.replace('-', '_')}_handler"
     model_dir = tmp_path / f"{name}-src"
     model_dir.mkdir()
-    (model_dir / f"{name.replace('-', '_')}_handler.py").write_text(textwrap.dedent(handler_source))
-    result = build_archive(model_dir, model_name=name, handler=f"{name.replace('-', '_')}_handler:handle",
-                           export_path=tmp_path / "out", validate=False)
+    (model_dir / f"{module}.py").write_text(textwrap.dedent(handler_source))
+    result = build_archive(model_dir, model_name=name, handler=f"{module}:handle", export_path=tmp_path / "out")
     return result.path
 
 

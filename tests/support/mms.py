@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 PORT_RANGE = (20000, 31999)
 MMS_LOG = "mms_log.log"
 MODEL_LOG = "model_log.log"
+FRONTEND_OUT = "frontend.out"  # the launcher's and the JVM's console
 STARTUP_TIMEOUT = 90.0
 REQUEST_TIMEOUT = 120.0
 
@@ -188,7 +189,7 @@ class MMSServer:
             str(self.python), "-m", "mms.model_server", "--start", "--foreground",
             "--mms-config", str(config), "--model-store", str(self.model_store),
         ]
-        with open(self.log_dir / "frontend.out", "ab") as output:
+        with open(self.log_dir / FRONTEND_OUT, "ab") as output:
             self.process = subprocess.Popen(
                 command, cwd=self.base, env=self._environment(env), stdout=output,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
@@ -266,8 +267,13 @@ class MMSServer:
     # -- management API ------------------------------------------------------
 
     def add_archive(self, archive: Path) -> str:
-        """Copy (or for a directory, copy the tree) into the model store; return the store-relative url."""
+        """Put ``archive`` (file or unarchived folder) in the model store; return its store-relative url.
+
+        An archive built straight into the store is used in place.
+        """
         target = self.model_store / archive.name
+        if target.exists() and target.resolve() == archive.resolve():
+            return archive.name
         if archive.is_dir():
             shutil.copytree(archive, target, dirs_exist_ok=True)
         else:
@@ -336,7 +342,9 @@ class MMSServer:
     def logs_excerpt(self, lines: int = 80) -> str:
         """The tail of every log this server wrote, for assertion messages."""
         parts = []
-        for name in (MMS_LOG, MODEL_LOG, "frontend.out"):
+        # frontend.out repeats mms_log.log on the console; it only helps when start-up failed.
+        names = (MMS_LOG, MODEL_LOG) if self.log_text(MMS_LOG) else (FRONTEND_OUT,)
+        for name in names:
             tail = self.log_text(name).splitlines()[-lines:]
             if tail:
                 parts.append(f"--- {self.log_dir / name} (last {len(tail)} lines) ---")

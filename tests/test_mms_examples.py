@@ -1,0 +1,181 @@
+"""The shipped examples, built by their own scripts and served by the real MMS.
+
+* digits: every held-out digit (never seen in training) goes through the
+  server as a PNG, concurrently, with batching on. Accuracy must reach 95%,
+  every answer must equal the local runner's for the same file, and the
+  accuracy must match a plain MXNet forward of the checkpoint on the original
+  float pixels (within one image: PNGs round pixels to 1/255).
+* a batch holding one corrupt image: that request alone gets a 4xx with a
+  JSON body, the others their predictions.
+* resnet-152-eia: the random-weight ResNet-152 exported, archived, served on
+  the CPU, and ``kitten.jpg`` answered with a top-5 list.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from tests.support.mms import MMSServer, importable_by_workers, java_missing_reason, running_server
+
+pytestmark = pytest.mark.skipif(java_missing_reason() is not None, reason=java_missing_reason() or "")
+
+REPO = Path(__file__).resolve().parents[1]
+ASSET_DIRS = (REPO.parent / "shared" / "assets" / "images", Path("/work/shared/assets/images"))
+CLIENTS = 8
+
+
+def load_example(relative: str) -> ModuleType:
+    """Import an example script by path (example folders are not packages)."""
+    path = REPO / relative
+    spec = importlib.util.spec_from_file_location(f"example_{path.parent.name}_{path.stem}".replace("-", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def asset(name: str) -> Path:
+    for folder in ASSET_DIRS:
+        if (folder / name).exists():
+            return folder / name
+    raise FileNotFoundError(f"{name} not found in {[str(d) for d in ASSET_DIRS]}")
+
+
+def post_all(server: MMSServer, name: str, bodies: list[bytes], content_type: str) -> list:
+    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+        return list(pool.map(lambda body: server.predict(name, body, content_type), bodies))
+
+
+@pytest.fixture(scope="module")
+def mms(tmp_path_factory) -> MMSServer:
+    with running_server(tmp_path_factory.mktemp("mms-examples"), env=importable_by_workers("service_sdk")) as server:
+        yield server
+
+
+# -- digits -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_demo() -> ModuleType:
+    return load_example("examples/digits/demo.py")
+
+
+@pytest.fixture(scope="module")
+def digits_archive(digits_demo, mms) -> Path:
+    """Built by the example's own code straight into the server's model store."""
+    return digits_demo.build(mms.model_store)
+
+
+@pytest.fixture(scope="module")
+def held_out(digits_demo, tmp_path_factory) -> list[tuple[Path, int]]:
+    folder = tmp_path_factory.mktemp("digits-inputs")
+    labels = digits_demo.write_inputs(folder)
+    return [(folder / name, label) for name, label in labels.items()]
+
+
+def top_class(response) -> int:
+    return int(response.json()[0]["class"])
+
+
+def direct_float_accuracy(digits_demo) -> tuple[float, int]:
+    """Accuracy of the shipped checkpoint on the float test split, with MXNet alone."""
+    import mxnet as mx
+
+    model_dir = digits_demo.MODEL_DIR
+    with warnings.catch_warnings():  # MXNet warns that the input's dtype is inferred later
+        warnings.simplefilter("ignore", UserWarning)
+        net = mx.gluon.SymbolBlock.imports(str(model_dir / "digits-symbol.json"), ["data"],
+                                           str(model_dir / "digits-0000.params"))
+    split = load_example("examples/digits/digits_data.py").load_split()
+    predictions = net(mx.nd.array(split.x_test)).asnumpy().argmax(axis=1)
+    return float((predictions == split.y_test).mean()), len(split.y_test)
+
+
+def test_digits_accuracy_through_mms_matches_the_local_runner_and_mxnet(mms, digits_demo, digits_archive,
+                                                                        held_out):
+    from service_sdk.runner import run_archive
+
+    name = mms.serve(digits_archive, batch_size=4, max_batch_delay=50)
+    bodies = [path.read_bytes() for path, _ in held_out]
+    labels = np.array([label for _, label in held_out])
+    responses = post_all(mms, name, bodies, "image/png")
+    for response in responses:
+        assert response.status == 200, mms.explain(response)
+    served = np.array([top_class(r) for r in responses])
+    served_accuracy = float((served == labels).mean())
+    assert len(held_out) >= 100
+    assert served_accuracy >= 0.95
+
+    local = run_archive(digits_archive, [path for path, _ in held_out], batch_size=4)
+    assert [r.status for r in local.responses] == [200] * len(held_out)
+    assert served.tolist() == [top_class(r) for r in local.responses]
+
+    float_accuracy, count = direct_float_accuracy(digits_demo)
+    assert count == len(held_out)
+    assert abs(served_accuracy - float_accuracy) <= 1 / count
+
+
+def test_corrupt_image_fails_only_its_own_request_in_a_batch(mms, digits_archive, held_out):
+    delay_ms = 5000
+    name = mms.serve(digits_archive, model_name="digits-batch4", batch_size=4, max_batch_delay=delay_ms)
+    good = held_out[:3]
+    corrupt = good[0][0].read_bytes()[:40]  # a PNG cut short inside its header
+    bodies = [good[0][0].read_bytes(), corrupt, good[1][0].read_bytes(), good[2][0].read_bytes()]
+    started = time.monotonic()
+    responses = post_all(mms, name, bodies, "image/png")
+    elapsed = time.monotonic() - started
+    # Four requests fill the batch at once; a split batch would wait out the delay.
+    assert elapsed < delay_ms / 1000, f"requests were not served as one batch ({elapsed:.1f}s)"
+
+    bad = responses[1]
+    assert 400 <= bad.status < 500, mms.explain(bad)
+    assert bad.headers.get("content-type", "").startswith("application/json")
+    error = bad.json()
+    assert error["code"] == bad.status and error["message"]
+    for response, (_, label) in zip([responses[0], *responses[2:]], good):
+        assert response.status == 200, mms.explain(response)
+        assert top_class(response) == label
+
+
+def test_a_lone_corrupt_image_gets_a_json_4xx(mms, digits_archive):
+    name = mms.serve(digits_archive, model_name="digits-single", batch_size=1, max_batch_delay=10)
+    response = mms.predict(name, b"GIF89a this is not an image", "image/gif")
+    assert 400 <= response.status < 500, mms.explain(response)
+    assert response.json()["code"] == response.status
+
+
+# -- resnet-152-eia -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def resnet_archive(mms, tmp_path_factory) -> Path:
+    """Exported (random weights) and archived once, by the example's own code, into the store."""
+    example = load_example("examples/resnet-152-eia/build_archive.py")
+    model_dir = example.export_model(tmp_path_factory.mktemp("resnet-152") / "model")
+    return example.build(model_dir, mms.model_store)
+
+
+def test_resnet_152_answers_kitten_with_top_5_on_cpu(mms, resnet_archive):
+    name = mms.serve(resnet_archive, batch_size=1, initial_workers=1, response_timeout=300)
+    kitten = asset("kitten.jpg").read_bytes()
+    first = mms.predict(name, kitten, "image/jpeg")
+    assert first.status == 200, mms.explain(first)
+    answer = first.json()
+    assert len(answer) == 5
+    assert all(set(entry) == {"probability", "class"} for entry in answer)
+    synset = (REPO / "examples/resnet-152-eia/model/synset.txt").read_text().split()
+    assert all(entry["class"] in synset for entry in answer)
+    probabilities = [entry["probability"] for entry in answer]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert 0 < sum(probabilities) <= 1 + 1e-6
+    again = mms.predict(name, kitten, "image/jpeg")
+    assert again.json() == answer
+    assert "runs on cpu" in mms.log_text(), mms.logs_excerpt()
