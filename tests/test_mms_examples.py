@@ -179,3 +179,27 @@ def test_resnet_152_answers_kitten_with_top_5_on_cpu(mms, resnet_archive):
     again = mms.predict(name, kitten, "image/jpeg")
     assert again.json() == answer
     assert "runs on cpu" in mms.log_text(), mms.logs_excerpt()
+
+
+# -- onnx ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def onnx_archive(tmp_path_factory) -> Path:
+    """The example's ONNX export, converted with ``-c`` by the example's own code.
+
+    Renamed: the digits example already put a ``digits.mar`` in the store.
+    """
+    example = load_example("examples/onnx/demo.py")
+    built = example.build(tmp_path_factory.mktemp("onnx-example"))
+    return built.rename(built.with_name("digits-onnx.mar"))
+
+
+def test_onnx_example_converted_with_c_is_served(mms, onnx_archive, held_out):
+    name = mms.serve(onnx_archive, model_name="digits-onnx", batch_size=4, max_batch_delay=50)
+    sample = held_out[:40]
+    responses = post_all(mms, name, [path.read_bytes() for path, _ in sample], "image/png")
+    for response in responses:
+        assert response.status == 200, mms.explain(response)
+    correct = sum(top_class(r) == label for r, (_, label) in zip(responses, sample))
+    assert correct >= 38

@@ -51,25 +51,29 @@ def model_archiver(*args: str) -> None:
     subprocess.run(command, check=True)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("build") / "onnx-demo")
-    parser.add_argument("--count", type=int, default=4, help="held-out digits to predict")
-    args = parser.parse_args()
-
-    model_dir = args.out / "model"
+def build(out: Path) -> Path:
+    """Export the ONNX file into ``out/model`` and build ``out/digits.mar`` from it with ``-c``."""
+    model_dir = out / "model"
     shutil.rmtree(model_dir, ignore_errors=True)
     model_dir.mkdir(parents=True)
     shutil.copy(HERE / "model" / "digits_onnx_service.py", model_dir)
     shutil.copy(DIGITS / "model" / "synset.txt", model_dir)
     print(f"exported {export_onnx(model_dir)}")
+    model_archiver("--model-name", MODEL_NAME, "--model-path", str(model_dir), "--handler", HANDLER,
+                   "--export-path", str(out), "--input-type", "image/png", "-c", "-f")
+    return out / f"{MODEL_NAME}.mar"
 
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("build") / "onnx-demo")
+    parser.add_argument("--count", type=int, default=4, help="held-out digits to predict")
+    args = parser.parse_args()
     try:
-        model_archiver("--model-name", MODEL_NAME, "--model-path", str(model_dir), "--handler", HANDLER,
-                       "--export-path", str(args.out), "-c", "-f")
+        archive = build(args.out)
         labels = write_inputs(args.out / "inputs", args.count)
         inputs = [arg for name in labels for arg in ("--input", str(args.out / "inputs" / name))]
-        model_archiver("run", str(args.out / f"{MODEL_NAME}.mar"), *inputs)
+        model_archiver("run", str(archive), *inputs)
     except subprocess.CalledProcessError as error:
         return error.returncode
     print("expected labels: " + ", ".join(f"{name}={label}" for name, label in labels.items()))
