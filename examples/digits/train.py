@@ -67,11 +67,11 @@ def held_out_accuracy(net, split) -> float:
     return float((predictions == split.y_test).mean())
 
 
-def export(net, out: Path) -> None:
+def export(net, out: Path, model_name: str = MODEL_NAME) -> None:
     """Checkpoint plus the signature (shapes, batch dim 0 = any) and synset the service reads."""
     out.mkdir(parents=True, exist_ok=True)
-    net.export(str(out / MODEL_NAME), epoch=0)
-    graph = json.loads((out / f"{MODEL_NAME}-symbol.json").read_text())
+    net.export(str(out / model_name), epoch=0)
+    graph = json.loads((out / f"{model_name}-symbol.json").read_text())
     output = graph["nodes"][graph["heads"][0][0]]["name"]
     signature = {
         "inputs": [{"data_name": INPUT_NAME, "data_shape": [0, 1, 8, 8]}],

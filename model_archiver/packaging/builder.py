@@ -76,8 +76,7 @@ def build_archive(
         files, generated = _convert(files, convert, input_type, model_name, Path(work), timings)
         files = _merge_extra(files, {**generated, **(extra_files or {})})
         spec = _with_engine(spec, files)
-        problems = _validate(files, spec, model_root, validate, strict, check_import, check_shapes,
-                             pristine=not generated and not extra_files, timings=timings)
+        problems = _validate(files, spec, validate, strict, check_import, check_shapes, timings)
         write_started = time.perf_counter()
         entries = _write(output, archive_format, files, spec, compression_policy, tgz_layout, force, on_progress)
         timings["write"] = time.perf_counter() - write_started
@@ -159,14 +158,13 @@ def _with_engine(spec: ManifestSpec, files: list[SourceFile]) -> ManifestSpec:
 def _validate(
     files: list[SourceFile],
     spec: ManifestSpec,
-    model_root: Path,
     enabled: bool,
     strict: bool,
     check_import: bool,
     check_shapes: bool,
-    pristine: bool,
     timings: dict[str, float],
 ) -> list[Problem]:
+    """Check exactly the files about to be archived (``--check-import`` sees them, not the folder)."""
     if not enabled:
         return []
     from model_archiver.validation import validate_source
@@ -177,7 +175,6 @@ def _validate(
         source,
         model_name=spec.model_name,
         handler=spec.handler,
-        model_dir=model_root if pristine else None,
         check_import=check_import,
         check_shapes=check_shapes,
     )
