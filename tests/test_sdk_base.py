@@ -134,6 +134,9 @@ def test_entry_point_initialises_once_and_propagates_load_errors():
         def initialize(self, context):
             raise ServiceError("weights missing")
 
+        def inference(self, model_input):
+            return model_input
+
     with pytest.raises(ServiceError, match="weights missing"):
         Broken.entry_point()(None, context)
 
@@ -218,6 +221,8 @@ def test_mms_registration_fails_when_initialize_raises(tmp_path, monkeypatch):
     class Broken(ModelService):
         def initialize(self, context):
             raise ServiceError("weights missing")
+        def inference(self, model_input):
+            return model_input
     handle = Broken.entry_point()
     '''
     with pytest.raises(ServiceError, match="weights missing"):

@@ -384,7 +384,6 @@ def normalize_gather_indices(model: "ModelProto") -> "ModelProto":
     index into shape ``(1,)``, keeping an axis ONNX drops; the dropped axis is
     restored with an explicit ``Squeeze``.
     """
-    from onnx import helper
 
     opset = default_opset(model)
     shapes = inferred_shapes(model)

@@ -17,7 +17,7 @@ import io
 import tarfile
 import zipfile
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from model_archiver.packaging.collect import SourceFile
 from model_archiver.packaging.compression import DEFLATE, STORE

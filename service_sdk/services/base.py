@@ -25,6 +25,7 @@ in the server the context is MMS's own object.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 import logging
 import time
 from typing import Any, Callable, Optional
@@ -40,7 +41,7 @@ BODY_KEYS = ("body", "data")
 JSON_CONTENT_TYPE = "application/json"
 
 
-class ModelService:
+class ModelService(ABC):
     """Base class for a model service; subclass and override the stage hooks.
 
     Hooks, in call order per batch:
@@ -137,9 +138,9 @@ class ModelService:
         """Combine the decoded items of the surviving requests into one model input."""
         return items
 
+    @abstractmethod
     def inference(self, model_input: Any) -> Any:
-        """Run the model. Every service must provide this."""
-        raise NotImplementedError(f"{type(self).__name__} must implement inference()")
+        """Run the model on what :meth:`preprocess` returned. Every service provides this."""
 
     def postprocess(self, output: Any) -> list:
         """One response per surviving request; the default assumes ``output`` is that list."""

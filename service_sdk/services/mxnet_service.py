@@ -15,7 +15,6 @@ zero-padded and the padding dropped), and each request gets
 """
 from __future__ import annotations
 
-import io
 import logging
 import warnings
 from typing import Any, Optional
@@ -24,14 +23,13 @@ import numpy as np
 
 from service_sdk.checkpoint import find_checkpoint, head_is_probability, load_checkpoint
 from service_sdk.device import Capabilities, DeviceChoice, log_choice, requested_device, select_device
-from service_sdk.errors import RequestError, ServiceError
-from service_sdk.services.base import ModelService, request_body, request_json
-from service_sdk.signature import Signature, TensorSpec, load_signature
+from service_sdk.errors import ServiceError
+from service_sdk.services.base import ModelService
+from service_sdk.signature import Signature, load_signature
+from service_sdk.tensor_requests import as_item, request_values
 from service_sdk.utils.ndarray import batch_ranges, pad_to, take
 
 log = logging.getLogger(__name__)
-
-NPY_MAGIC = b"\x93NUMPY"
 
 
 class MXNetModelService(ModelService):
@@ -164,20 +162,8 @@ class MXNetModelService(ModelService):
 
     def preprocess_request(self, request: dict, idx: int) -> list[np.ndarray]:
         """One request's tensors, one per signature input, each of the input's item shape."""
-        body = request_body(request)
-        if isinstance(body, (bytes, bytearray)) and bytes(body[:6]) == NPY_MAGIC:
-            values: Any = _load_npy(bytes(body))
-        else:
-            values = request_json(request)
         inputs = self.signature.inputs
-        if isinstance(values, dict):
-            absent = [spec.name for spec in inputs if spec.name not in values]
-            if absent:
-                raise RequestError(f"request lacks input(s) {absent}")
-            return [_as_item(values[spec.name], spec) for spec in inputs]
-        if len(inputs) != 1:
-            raise RequestError(f"send a JSON object keyed by input name ({', '.join(s.name for s in inputs)})")
-        return [_as_item(values, inputs[0])]
+        return [as_item(value, spec) for value, spec in zip(request_values(request, inputs), inputs)]
 
     def collate(self, items: list[list[np.ndarray]]) -> list[np.ndarray]:
         return [np.stack([item[i] for item in items], axis=spec.batch_axis)
@@ -189,23 +175,3 @@ class MXNetModelService(ModelService):
         count = output[0].shape[self._output_axis(0)]
         return [{name: take(out, i, i + 1, self._output_axis(n)).squeeze(self._output_axis(n)).tolist()
                  for n, (name, out) in enumerate(zip(names, output))} for i in range(count)]
-
-
-def _load_npy(raw: bytes) -> np.ndarray:
-    try:
-        return np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise RequestError(f"request body is not a readable .npy array: {exc}") from None
-
-
-def _as_item(value: Any, spec: TensorSpec) -> np.ndarray:
-    """``value`` as float32 of ``spec.item_shape`` (a leading batch axis of 1 is accepted)."""
-    try:
-        array = np.asarray(value, dtype=np.float32)
-    except (ValueError, TypeError):
-        raise RequestError(f"input {spec.name!r} is not a numeric array") from None
-    if array.shape == spec.item_shape:
-        return array
-    if array.shape == spec.bound_shape(1):
-        return array.reshape(spec.item_shape)
-    raise RequestError(f"input {spec.name!r} has shape {list(array.shape)}, expected {list(spec.item_shape)}")

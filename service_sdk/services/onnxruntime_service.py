@@ -16,21 +16,20 @@ own slot, with a 4xx JSON body; the rest of the batch is still answered.
 from __future__ import annotations
 
 import glob
-import io
 import logging
 import os
 from typing import Any, Optional
 
 import numpy as np
 
-from service_sdk.errors import RequestError, ServiceError
-from service_sdk.services.base import ModelService, request_body, request_json
+from service_sdk.errors import ServiceError
+from service_sdk.services.base import ModelService
 from service_sdk.signature import SIGNATURE_FILE, TensorSpec, load_signature
+from service_sdk.tensor_requests import as_item, request_values
 from service_sdk.utils.ndarray import batch_ranges, pad_to
 
 log = logging.getLogger(__name__)
 
-NPY_MAGIC = b"\x93NUMPY"
 # onnxruntime's type strings for the element types a request can carry.
 _ORT_TYPES = {
     "tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
@@ -122,21 +121,8 @@ class OnnxRuntimeService(ModelService):
 
     def preprocess_request(self, request: dict, idx: int) -> list[np.ndarray]:
         """One request's tensors, one per input, each checked against the input's item shape."""
-        body = request_body(request)
-        if isinstance(body, (bytes, bytearray)) and bytes(body[:6]) == NPY_MAGIC:
-            values: Any = _load_npy(bytes(body))
-        else:
-            values = request_json(request)
-        if isinstance(values, dict):
-            absent = [spec.name for spec in self.inputs if spec.name not in values]
-            if absent:
-                raise RequestError(f"request lacks input(s) {absent}")
-            raw = [values[spec.name] for spec in self.inputs]
-        elif len(self.inputs) == 1:
-            raw = [values]
-        else:
-            raise RequestError(f"send a JSON object keyed by input name ({', '.join(s.name for s in self.inputs)})")
-        return [_as_item(value, spec, dtype) for value, spec, dtype in zip(raw, self.inputs, self.input_dtypes)]
+        values = request_values(request, self.inputs)
+        return [as_item(value, spec, dtype) for value, spec, dtype in zip(values, self.inputs, self.input_dtypes)]
 
     def collate(self, items: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
         """Keep the items apart: they are grouped by shape at inference time."""
@@ -173,25 +159,3 @@ def _dtype(type_name: str, input_name: str) -> Any:
     if type_name not in _ORT_TYPES:
         raise ServiceError(f"input {input_name!r} has type {type_name}, which requests cannot carry")
     return _ORT_TYPES[type_name]
-
-
-def _load_npy(raw: bytes) -> np.ndarray:
-    try:
-        return np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise RequestError(f"request body is not a readable .npy array: {exc}") from None
-
-
-def _as_item(value: Any, spec: TensorSpec, dtype: Any) -> np.ndarray:
-    """``value`` as one item of ``spec`` (0 dims accept any size; a leading batch of 1 is accepted)."""
-    try:
-        array = np.asarray(value, dtype=dtype)
-    except (ValueError, TypeError, OverflowError):
-        raise RequestError(f"input {spec.name!r} is not a numeric array") from None
-    expected = spec.item_shape
-    if len(array.shape) == len(expected) + 1 and array.shape[0] == 1:
-        array = array[0]
-    if len(array.shape) != len(expected) or any(e and a != e for a, e in zip(array.shape, expected)):
-        shown = ["?" if e == 0 else e for e in expected]
-        raise RequestError(f"input {spec.name!r} has shape {list(array.shape)}, expected {shown}")
-    return array
