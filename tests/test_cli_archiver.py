@@ -160,3 +160,27 @@ def test_vendor_sdk_puts_the_sdk_in_the_archive(model_dir, tmp_path):
     assert "service_sdk/__init__.py" in names and "service_sdk/services/base.py" in names
     assert not any("__pycache__" in n for n in names)
     assert "service_sdk/runner.py" not in names  # host-side only: it needs model_archiver
+
+
+def test_ctrl_c_mid_write_exits_130_and_leaves_nothing(tmp_path):
+    """A real SIGINT to the CLI while it writes: one line, exit 130, no partial file."""
+    import signal
+    import time
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "service.py").write_text(HANDLER)
+    with (model / "weights.bin").open("wb") as handle:
+        handle.truncate(3 << 30)  # sparse: cheap to make, seconds to archive
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*EXE, "--model-name", "m", "--model-path", str(model), "--handler", "service",
+                             "--export-path", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out.is_dir() and any(p.name.endswith(".tmp") for p in out.iterdir())):
+        assert proc.poll() is None and time.monotonic() < deadline, "the build never started writing"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines() == ["model-archiver: error: interrupted; nothing was written"]
+    assert list(out.iterdir()) == []

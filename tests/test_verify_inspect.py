@@ -132,3 +132,26 @@ def test_inspect_reports_files_compression_and_digests(model_dir, tmp_path):
     assert report.manifest["model"]["modelName"] == "m"
     assert report.problems == []
     assert json.loads(json.dumps(report.to_dict()))["files"]
+
+
+def test_inspect_reports_validation_problems_of_the_files_inside(digits_dir, tmp_path):
+    """An archive built without checks (or by another tool) is checked when inspected."""
+    import subprocess
+    import sys
+
+    (digits_dir / "service.py").write_text(HANDLER)
+    (digits_dir / "synset.txt").write_text("".join(f"{i}\n" for i in range(9)))  # one label short
+    archive = build_archive(digits_dir, model_name="digits", handler="service:handle", export_path=tmp_path,
+                            validate=False).path
+    codes = {p.code for p in inspect_archive(archive).problems}
+    assert any(code.startswith("synset.") for code in codes)
+
+    shown = subprocess.run([sys.executable, "-m", "model_archiver", "inspect", str(archive)],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 3
+    assert "synset.txt:" in shown.stdout
+    assert shown.stderr.strip().splitlines()[-1].startswith("model-archiver: error:")
+    as_json = subprocess.run([sys.executable, "-m", "model_archiver", "inspect", str(archive), "--json"],
+                             capture_output=True, text=True, timeout=120)
+    assert as_json.returncode == 3
+    assert any(p["file"] == "synset.txt" for p in json.loads(as_json.stdout)["problems"])

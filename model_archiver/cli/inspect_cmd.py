@@ -28,10 +28,12 @@ def inspect(archive: Path, as_json: bool, no_validate: bool) -> None:
         emit_json(report.to_dict())
     else:
         click.echo(_render(report))
-    if any(p.is_error for p in report.problems):
+    errors = [p for p in report.problems if p.is_error]
+    if errors:
         if as_json:
             sys.exit(ValidationFailed.exit_code)
-        raise ValidationFailed(report.problems)
+        # The problems are already in the listing above; only the verdict is left to say.
+        raise ValidationFailed([], message=f"{archive}: {len(errors)} error(s) in the model files")
 
 
 def _render(report: InspectReport) -> str:
