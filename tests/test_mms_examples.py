@@ -23,12 +23,12 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from tests.support.assets import asset
 from tests.support.mms import MMSServer, importable_by_workers, java_missing_reason, running_server
 
 pytestmark = pytest.mark.skipif(java_missing_reason() is not None, reason=java_missing_reason() or "")
 
 REPO = Path(__file__).resolve().parents[1]
-ASSET_DIRS = (REPO.parent / "shared" / "assets" / "images", Path("/work/shared/assets/images"))
 CLIENTS = 8
 
 
@@ -40,13 +40,6 @@ def load_example(relative: str) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
-
-
-def asset(name: str) -> Path:
-    for folder in ASSET_DIRS:
-        if (folder / name).exists():
-            return folder / name
-    raise FileNotFoundError(f"{name} not found in {[str(d) for d in ASSET_DIRS]}")
 
 
 def post_all(server: MMSServer, name: str, bodies: list[bytes], content_type: str) -> list:

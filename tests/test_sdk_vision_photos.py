@@ -20,8 +20,9 @@ from PIL import Image
 from service_sdk import Context, RequestError
 from service_sdk.services import MXNetVisionService
 from service_sdk.utils import image as imaging
+from tests.support.assets import images_dir
 
-IMAGES = Path(__file__).resolve().parents[2] / "shared" / "assets" / "images"
+IMAGES = images_dir()
 LABELS = ["cat", "dog", "bird", "car", "plane"]
 
 
