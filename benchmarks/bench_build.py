@@ -37,17 +37,21 @@ def mms_archiver() -> Path:
     return exe
 
 
+CLASSES = 1000
+
+
 def write_params(path: Path, gib: float) -> tuple[int, int]:
-    """A real MXNet params file of ~gib GiB of random float32 (written by MXNet itself)."""
-    rows = int(gib * (1 << 30) / (1024 * 4))
+    """A real MXNet params file of ~gib GiB of random float32 (written by MXNet itself):
+    one FullyConnected weight of CLASSES x features."""
+    features = int(gib * (1 << 30) / (CLASSES * 4))
     code = (
         "import sys, numpy as np, mxnet as mx\n"
-        "rows = int(sys.argv[2])\n"
-        "w = np.random.default_rng(0).random((rows, 1024), dtype=np.float32)\n"
+        "shape = (int(sys.argv[2]), int(sys.argv[3]))\n"
+        "w = np.random.default_rng(0).random(shape, dtype=np.float32)\n"
         "mx.nd.save(sys.argv[1], {'arg:fc_weight': mx.nd.array(w, dtype='float32')})\n"
     )
-    subprocess.run([sys.executable, "-c", code, str(path), str(rows)], check=True)
-    return rows, 1024
+    subprocess.run([sys.executable, "-c", code, str(path), str(CLASSES), str(features)], check=True)
+    return CLASSES, features
 
 
 def make_model_dir(root: Path, gib: float) -> Path:
@@ -92,6 +96,7 @@ def timed(cmd: list, cwd: Path | None = None) -> tuple[float, float]:
     this process's RSS as its starting high-water mark).
     """
     os.sync()
+    time.sleep(1)  # let the disk settle after the previous run's deletes
     with tempfile.NamedTemporaryFile("r") as rss_file:
         started = time.perf_counter()
         done = subprocess.run(["/usr/bin/time", "-o", rss_file.name, "-f", "%M", *map(str, cmd)], cwd=cwd,
@@ -111,30 +116,31 @@ def warm(path: Path) -> None:
 
 
 def run_suite(model: Path, out: Path, name: str, mms: Path | None, reps: int) -> dict[str, tuple[float, float]]:
+    """Each tool writes into an empty place every time (no overwrite), in a rotating order."""
     warm(model)
-    runs: dict[str, list] = {
-        "cp -r": ["cp", "-r", model, out / "cp"],
-        "zip -0 -r": ["zip", "-0", "-r", "-q", out / "z.zip", "."],
-        "model-archiver": [*OURS, "--model-name", name, "--model-path", model, "--handler", "service:handle",
-                           "--export-path", out / "ours", "-f", "-q"],
-        "model-archiver --json": [*OURS, "--model-name", name, "--model-path", model, "--handler",
-                                  "service:handle", "--export-path", out / "ours-json", "-f", "--json"],
+    runs: dict[str, tuple[list, Path]] = {
+        "cp -r": (["cp", "-r", model, out / "cp"], out / "cp"),
+        "zip -0 -r": (["zip", "-0", "-r", "-q", out / "z.zip", "."], out / "z.zip"),
+        "model-archiver": ([*OURS, "--model-name", name, "--model-path", model, "--handler", "service:handle",
+                            "--export-path", out / "ours", "-q"], out / "ours"),
+        "model-archiver --json": ([*OURS, "--model-name", name, "--model-path", model, "--handler",
+                                   "service:handle", "--export-path", out / "ours-json", "--json"],
+                                  out / "ours-json"),
     }
     if mms is not None:
-        runs["MMS model-archiver 1.0.3"] = [mms, "--model-name", name, "--model-path", model, "--handler",
-                                            "service:handle", "--export-path", out / "mms", "-f"]
-        (out / "mms").mkdir()
-    results = {}
-    for label, cmd in runs.items():
-        samples = []
-        for _ in range(reps):
-            samples.append(timed(cmd, cwd=model if label.startswith("zip") else None))
-            for leftover in ("cp", "z.zip"):
-                target = out / leftover
-                shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-        # The fastest run is the one least disturbed by disk writeback and other load.
-        results[label] = (min(s[0] for s in samples), max(s[1] for s in samples))
-    return results
+        runs["MMS model-archiver 1.0.3"] = ([mms, "--model-name", name, "--model-path", model, "--handler",
+                                             "service:handle", "--export-path", out / "mms"], out / "mms")
+    samples: dict[str, list[tuple[float, float]]] = {label: [] for label in runs}
+    labels = list(runs)
+    for rep in range(reps):
+        for label in labels[rep % len(labels):] + labels[:rep % len(labels)]:
+            cmd, output = runs[label]
+            if label.startswith("MMS"):
+                output.mkdir()  # MMS's tool wants an existing export path
+            samples[label].append(timed(cmd, cwd=model if label.startswith("zip") else None))
+            shutil.rmtree(output) if output.is_dir() else output.unlink()
+    # The fastest run is the one least disturbed by disk writeback and other load.
+    return {label: (min(s[0] for s in runs_), max(s[1] for s in runs_)) for label, runs_ in samples.items()}
 
 
 def report(title: str, results: dict[str, tuple[float, float]]) -> None:

@@ -17,7 +17,7 @@ import io
 import tarfile
 import zipfile
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from model_archiver.packaging.collect import SourceFile
 from model_archiver.packaging.compression import DEFLATE, STORE
@@ -27,6 +27,16 @@ from model_archiver.record import FileRecord
 
 _ZIP_METHODS = {STORE: zipfile.ZIP_STORED, DEFLATE: zipfile.ZIP_DEFLATED}
 _DEFLATE_LEVEL = 6
+
+
+def open_fresh(path: Path) -> BinaryIO:
+    """Open the (empty) temporary file for writing without truncating it.
+
+    ``"wb"`` would truncate, and on ext4 a truncated-then-rewritten file is
+    flushed to disk on close (auto_da_alloc): ~0.4 s per GiB for nothing,
+    since the archive is moved into place afterwards anyway.
+    """
+    return path.open("r+b")
 
 
 def file_mode(executable: bool) -> int:
@@ -45,7 +55,8 @@ class ZipWriter:
     """A ``.mar``: a zip MMS's Java frontend can unzip."""
 
     def __init__(self, path: Path, epoch: int, copier: HashingCopier):
-        self._zip = zipfile.ZipFile(path, "w", allowZip64=True)
+        self._file = open_fresh(path)
+        self._zip = zipfile.ZipFile(self._file, "w", allowZip64=True)
         self._date_time = zip_date_time(epoch)
         self._copier = copier
 
@@ -70,13 +81,14 @@ class ZipWriter:
 
     def close(self) -> None:
         self._zip.close()
+        self._file.close()
 
 
 class TarGzWriter:
     """A ``.tar.gz`` with files at the root (SageMaker) or under ``<model>/`` (MMS)."""
 
     def __init__(self, path: Path, epoch: int, copier: HashingCopier, prefix: str, level: int):
-        self._raw = path.open("wb")
+        self._raw = open_fresh(path)
         self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=epoch, compresslevel=level)
         self._tar = tarfile.open(fileobj=self._gzip, mode="w", format=tarfile.PAX_FORMAT, copybufsize=1 << 20)
         self._epoch = epoch
