@@ -12,5 +12,7 @@ RECORD_PATH = f"{MAR_INF}/RECORD.json"
 
 # MMS's own rule for model names (model-archiver 1.0.x).
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]*$")
+# A handler MMS can import: module path (".py" optional) and an optional function.
+HANDLER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./]*(\.py)?(:[A-Za-z_][A-Za-z0-9_]*)?$")
 
 ARCHIVE_SUFFIXES = {"default": ".mar", "tgz": ".tar.gz", "no-archive": ""}

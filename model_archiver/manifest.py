@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from model_archiver.errors import UsageError
-from model_archiver.layout import MODEL_NAME_PATTERN
+from model_archiver.layout import HANDLER_PATTERN, MODEL_NAME_PATTERN
 from model_archiver.schema import schema_errors
 
 RUNTIMES = ("python", "python2", "python3")
@@ -35,17 +35,21 @@ class ManifestSpec:
     extensions: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
-        """Raise :class:`UsageError` for a name, handler or runtime MMS would refuse."""
+        """Raise :class:`UsageError` for a name, handler or runtime MMS would refuse.
+
+        The same rules as ``manifest.schema.json`` (a test keeps them equal),
+        checked directly so a build does not pay for importing jsonschema.
+        """
         if not MODEL_NAME_PATTERN.match(self.model_name):
             raise UsageError(
                 f"invalid model name {self.model_name!r}: must match {MODEL_NAME_PATTERN.pattern}"
             )
+        if not HANDLER_PATTERN.match(self.handler):
+            raise UsageError(f"invalid handler {self.handler!r}: expected module[:function], e.g. service:handle")
         if self.runtime not in RUNTIMES:
             raise UsageError(f"invalid runtime {self.runtime!r}: choose one of {', '.join(RUNTIMES)}")
-        problems = schema_errors(self.to_dict(), "manifest")
-        if problems:
-            path, message = problems[0]
-            raise UsageError(f"invalid manifest value at {path}: {message}")
+        if self.model_version is not None and not self.model_version:
+            raise UsageError("invalid model version: must not be empty")
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as MMS reads it; keys with no value are omitted."""

@@ -10,8 +10,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import jsonschema
-
 
 @lru_cache(maxsize=None)
 def load_schema(name: str) -> dict[str, Any]:
@@ -20,7 +18,7 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-def _json_path(error: jsonschema.ValidationError) -> str:
+def _json_path(error: Any) -> str:
     path = "$"
     for part in error.absolute_path:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
@@ -32,6 +30,8 @@ def schema_errors(document: Any, name: str) -> list[tuple[str, str]]:
 
     Sorted by path so reports are stable from run to run.
     """
+    import jsonschema  # ~0.1 s to import: only paid when a document is checked
+
     validator_cls = jsonschema.validators.validator_for(load_schema(name))
     validator = validator_cls(load_schema(name))
     found = [(_json_path(e), e.message) for e in validator.iter_errors(document)]

@@ -62,6 +62,8 @@ def test_mar_holds_every_file_and_the_manifest(model_dir, tmp_path):
     assert manifest["publisher"] == {"author": "me", "email": "me@example.com"}
     assert manifest["license"] == "MIT"
     assert "engine" not in manifest  # no MXNet checkpoint, no engine named
+    from model_archiver.schema import schema_errors
+    assert schema_errors(manifest, "manifest") == []
     recorded = {f.path: f.sha256 for f in result.files}
     assert recorded["weights.bin"] == sha256(model_dir / "weights.bin")
 

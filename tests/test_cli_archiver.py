@@ -69,7 +69,7 @@ def test_existing_archive_needs_force(model_dir, tmp_path):
     "args,message",
     [
         (["--model-name", "bad name"], "invalid model name 'bad name'"),
-        (["--model-name", "m", "--handler", "9bad"], "invalid manifest value at $.model.handler"),
+        (["--model-name", "m", "--handler", "9bad"], "invalid handler '9bad'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(model_dir, tmp_path, args, message):

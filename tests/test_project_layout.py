@@ -20,6 +20,18 @@ def test_every_package_folder_is_listed_in_pyproject():
     assert found | {"model_archiver.templates"} == listed
 
 
+def test_manifest_rules_in_code_match_the_schema():
+    """Builds check names and handlers with regexes (no jsonschema import); the schema says the same."""
+    from model_archiver.layout import HANDLER_PATTERN, MODEL_NAME_PATTERN
+    from model_archiver.manifest import RUNTIMES
+    from model_archiver.schema import load_schema
+
+    model = load_schema("manifest")["properties"]["model"]["properties"]
+    assert model["modelName"]["pattern"] == MODEL_NAME_PATTERN.pattern
+    assert model["handler"]["pattern"] == HANDLER_PATTERN.pattern
+    assert tuple(load_schema("manifest")["properties"]["runtime"]["enum"]) == RUNTIMES
+
+
 def test_schemas_ship_as_package_data():
     from model_archiver.schema import load_schema
 

@@ -12,8 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any, BinaryIO, Sequence
 
-from model_archiver.layout import MAR_INF, MODEL_NAME_PATTERN
-from model_archiver.schema import schema_errors
+from model_archiver.layout import HANDLER_PATTERN, MAR_INF, MODEL_NAME_PATTERN
 from model_archiver.sources import FileSource, MappingSource
 from model_archiver.validation import handler as handler_checks
 from model_archiver.validation.model_files import Checkpoint, check_model_files
@@ -113,10 +112,9 @@ def _manifest_values(model_name: str, handler: str) -> list[Problem]:
     if not MODEL_NAME_PATTERN.match(model_name):
         problems.append(error(MANIFEST_FILE, f"model name '{model_name}' must match {MODEL_NAME_PATTERN.pattern}",
                               "manifest.invalid-model-name"))
-    for path, message in schema_errors({"runtime": "python", "model": {"modelName": "m", "handler": handler}},
-                                       "manifest"):
-        problems.append(error(MANIFEST_FILE, f"handler '{handler}' is not MODULE[:FUNCTION] ({message})",
-                              "manifest.invalid-handler"))
+    if not HANDLER_PATTERN.match(handler):
+        problems.append(error(MANIFEST_FILE, f"handler '{handler}' is not MODULE[:FUNCTION] "
+                                             f"(must match {HANDLER_PATTERN.pattern})", "manifest.invalid-handler"))
     return problems
 
 
