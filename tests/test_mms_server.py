@@ -40,13 +40,14 @@ def handle(data, context):
 '''
 
 
-def build(tmp_path: Path, name: str, handler_source: str) -> Path:
+def build(tmp_path: Path, name: str, handler_source: str, **options) -> Path:
     """An archive holding one handler module, built by our builder."""
     module = f"{name.replace('-', '_')}_handler"
     model_dir = tmp_path / f"{name}-src"
     model_dir.mkdir()
     (model_dir / f"{module}.py").write_text(textwrap.dedent(handler_source))
-    result = build_archive(model_dir, model_name=name, handler=f"{module}:handle", export_path=tmp_path / "out")
+    result = build_archive(model_dir, model_name=name, handler=f"{module}:handle", export_path=tmp_path / "out",
+                           **options)
     return result.path
 
 
@@ -66,6 +67,17 @@ def test_archive_from_our_builder_is_served(mms, tmp_path):
     response = mms.predict(name, b"hello")
     assert response.status == 200, mms.explain(response)
     assert response.json()["sha256"] == hashlib.sha256(b"hello").hexdigest()
+
+
+@pytest.mark.parametrize("name,options", [
+    ("echo-stored", {"compression_policy": "store"}),  # every entry stored, the manifest too
+    ("echo-folder", {"archive_format": "no-archive", "runtime": "python3"}),  # served from the folder as is
+])
+def test_stored_zip_and_unarchived_folder_are_served(mms, tmp_path, name, options):
+    served = mms.serve(build(tmp_path, name, ECHO_HANDLER, **options))
+    response = mms.predict(served, b"stored")
+    assert response.status == 200, mms.explain(response)
+    assert response.json()["sha256"] == hashlib.sha256(b"stored").hexdigest()
 
 
 def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(mms, tmp_path):
