@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -100,7 +101,6 @@ LIBRARY_CALL = (
 def timed_library(model: Path, name: str, out: Path) -> tuple[float, float]:
     """``build_archive()`` alone, without interpreter start-up and imports (as a CI script calls it)."""
     os.sync()
-    time.sleep(1)
     done = subprocess.run([sys.executable, "-c", LIBRARY_CALL, model, name, out], capture_output=True, text=True,
                           check=True)
     return float(done.stdout.strip()), 0.0
@@ -114,7 +114,6 @@ def timed(cmd: list, cwd: Path | None = None) -> tuple[float, float]:
     this process's RSS as its starting high-water mark).
     """
     os.sync()
-    time.sleep(1)  # let the disk settle after the previous run's deletes
     with tempfile.NamedTemporaryFile("r") as rss_file:
         started = time.perf_counter()
         done = subprocess.run(["/usr/bin/time", "-o", rss_file.name, "-f", "%M", *map(str, cmd)], cwd=cwd,
@@ -134,8 +133,8 @@ def warm(path: Path) -> None:
 
 
 def run_suite(model: Path, out: Path, name: str, mms: Path | None, reps: int) -> dict[str, tuple[float, float]]:
-    """Each tool writes into an empty place every time (no overwrite), in a rotating order."""
-    warm(model)
+    """Each tool writes into an empty place every time (no overwrite), in a shuffled order per rep
+    (a fixed order would give every tool the same predecessor's disk writeback to compete with)."""
     runs: dict[str, tuple[list, Path]] = {
         "cp -r": (["cp", "-r", model, out / "cp"], out / "cp"),
         "zip -0 -r": (["zip", "-0", "-r", "-q", out / "z.zip", "."], out / "z.zip"),
@@ -151,12 +150,14 @@ def run_suite(model: Path, out: Path, name: str, mms: Path | None, reps: int) ->
     library = "build_archive() alone"
     runs[library] = ([], out / "library")
     samples: dict[str, list[tuple[float, float]]] = {label: [] for label in runs}
-    labels = list(runs)
     for rep in range(reps):
-        for label in labels[rep % len(labels):] + labels[:rep % len(labels)]:
+        labels = list(runs)
+        random.Random(rep).shuffle(labels)
+        for label in labels:
             cmd, output = runs[label]
             if label.startswith("MMS"):
                 output.mkdir()  # MMS's tool wants an existing export path
+            warm(model)  # other runs' writes may have pushed the inputs out of the page cache
             if label == library:
                 samples[label].append(timed_library(model, name, output))
             else:
