@@ -49,8 +49,8 @@ def collect_files(
     if not root.is_dir():
         raise UsageError(f"model path {str(model_dir)!r} is not a directory")
     real_root = root.resolve()
-    skipped = {Path(p).resolve() for p in skip}
-    files = list(_walk(real_root, real_root, "", skipped, excludes, ()))
+    walker = _Walker(real_root, frozenset(Path(p).resolve() for p in skip), tuple(excludes))
+    files = list(walker.walk(real_root, "", ()))
     return sorted(files, key=lambda f: f.arcname)
 
 
@@ -60,24 +60,40 @@ def is_excluded(arcname: str, excludes: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(arcname, g) or fnmatch.fnmatchcase(base, g) for g in excludes)
 
 
-def _walk(
-    real_root: Path,
-    directory: Path,
-    prefix: str,
-    skipped: set[Path],
-    excludes: Sequence[str],
-    ancestors: tuple[Path, ...],
-) -> Iterator[SourceFile]:
-    ancestors = (*ancestors, directory.resolve())
-    with os.scandir(directory) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
-            arcname = f"{prefix}{entry.name}"
-            if _builtin_skip(entry.name, prefix, entry.is_dir()) or is_excluded(arcname, excludes):
-                log.debug("excluded %s", arcname)
-                continue
-            if arcname == MAR_INF:
-                raise UsageError(f"{arcname}/ in the model path is reserved for the archive's manifest; rename it")
-            yield from _entry_files(real_root, Path(entry.path), arcname, skipped, excludes, ancestors)
+@dataclass(frozen=True)
+class _Walker:
+    """The fixed inputs of one collection, so the recursive walk only passes what changes."""
+
+    real_root: Path
+    skipped: frozenset[Path]
+    excludes: Sequence[str]
+
+    def walk(self, directory: Path, prefix: str, ancestors: tuple[Path, ...]) -> Iterator[SourceFile]:
+        ancestors = (*ancestors, directory.resolve())
+        with os.scandir(directory) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                arcname = f"{prefix}{entry.name}"
+                if _builtin_skip(entry.name, prefix, entry.is_dir()) or is_excluded(arcname, self.excludes):
+                    log.debug("excluded %s", arcname)
+                    continue
+                if arcname == MAR_INF:
+                    raise UsageError(f"{arcname}/ in the model path is reserved for the archive's manifest; rename it")
+                yield from self.entry_files(Path(entry.path), arcname, ancestors)
+
+    def entry_files(self, path: Path, arcname: str, ancestors: tuple[Path, ...]) -> Iterator[SourceFile]:
+        target = _resolve_inside(self.real_root, path, arcname)
+        if target in self.skipped:
+            log.debug("skipped output %s", arcname)
+            return
+        info = target.stat()
+        if stat.S_ISDIR(info.st_mode):
+            if target in ancestors:
+                raise UsageError(f"{arcname}: symlink loop back to {target}")
+            yield from self.walk(target, f"{arcname}/", ancestors)
+        elif stat.S_ISREG(info.st_mode):
+            yield SourceFile(arcname, target, info.st_size, bool(info.st_mode & stat.S_IXUSR))
+        else:
+            raise UsageError(f"{arcname}: not a regular file or directory; remove it or exclude it with --exclude")
 
 
 def _builtin_skip(name: str, prefix: str, is_dir: bool) -> bool:
@@ -88,29 +104,6 @@ def _builtin_skip(name: str, prefix: str, is_dir: bool) -> bool:
     if name in _SKIPPED_FILES or name.endswith(_SKIPPED_SUFFIXES):
         return True
     return not prefix and name == MANIFEST_NAME
-
-
-def _entry_files(
-    real_root: Path,
-    path: Path,
-    arcname: str,
-    skipped: set[Path],
-    excludes: Sequence[str],
-    ancestors: tuple[Path, ...],
-) -> Iterator[SourceFile]:
-    target = _resolve_inside(real_root, path, arcname)
-    if target in skipped:
-        log.debug("skipped output %s", arcname)
-        return
-    info = target.stat()
-    if stat.S_ISDIR(info.st_mode):
-        if target in ancestors:
-            raise UsageError(f"{arcname}: symlink loop back to {target}")
-        yield from _walk(real_root, target, f"{arcname}/", skipped, excludes, ancestors)
-    elif stat.S_ISREG(info.st_mode):
-        yield SourceFile(arcname, target, info.st_size, bool(info.st_mode & stat.S_IXUSR))
-    else:
-        raise UsageError(f"{arcname}: not a regular file or directory; remove it or exclude it with --exclude")
 
 
 def _resolve_inside(real_root: Path, path: Path, arcname: str) -> Path:
