@@ -7,7 +7,7 @@ ONNX.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
 
 __version__ = "2.0.0"
 
@@ -24,7 +24,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:  # no typing import: keeps the pre-signal-handler start-up short
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'model_archiver' has no attribute {name!r}")

@@ -14,6 +14,8 @@ from model_archiver.errors import UsageError
 from model_archiver.layout import HANDLER_PATTERN, MODEL_NAME_PATTERN
 from model_archiver.schema import schema_errors
 
+MAX_MODEL_NAME = 200  # leaves room for ".mar"/".tar.gz" and temp-file affixes within NAME_MAX (255)
+
 RUNTIMES = ("python", "python2", "python3")
 FORMAT_VERSION = "1.0"
 
@@ -40,6 +42,8 @@ class ManifestSpec:
         The same rules as ``manifest.schema.json`` (a test keeps them equal),
         checked directly so a build does not pay for importing jsonschema.
         """
+        if len(self.model_name) > MAX_MODEL_NAME:
+            raise UsageError(f"invalid model name: {len(self.model_name)} characters, at most {MAX_MODEL_NAME}")
         if not MODEL_NAME_PATTERN.match(self.model_name):
             raise UsageError(
                 f"invalid model name {self.model_name!r}: must match {MODEL_NAME_PATTERN.pattern}"
@@ -86,11 +90,13 @@ def dump_manifest(document: dict[str, Any]) -> bytes:
 
 
 def parse_manifest(raw: bytes) -> dict[str, Any]:
-    """Parse and schema-check a manifest read from an archive."""
+    """Parse (within the JSON limits) and schema-check a manifest read from an archive."""
+    from model_archiver.safety.json_members import parse
+
     try:
-        document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"MAR-INF/MANIFEST.json is not valid JSON: {exc}") from None
+        document = parse(raw, "MAR-INF/MANIFEST.json")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     problems = schema_errors(document, "manifest")
     if problems:
         path, message = problems[0]

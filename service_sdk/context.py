@@ -101,8 +101,13 @@ class Context:
         batch_size: int = 1,
         gpu: Optional[int] = None,
         server_version: str = "1.1.11",
+        *,
+        dedicated_process: bool = False,
     ):
         self.model_name = model_name
+        # True in the local runner's child: a process that serves only this
+        # model, where a service may change the environment as in an MMS worker.
+        self.dedicated_process = dedicated_process
         self.manifest = manifest
         self._system_properties = {
             "model_dir": model_dir,

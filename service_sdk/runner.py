@@ -187,6 +187,7 @@ def _child_env() -> dict:
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # as the MMS worker does
     env.setdefault("MXNET_USE_OPERATOR_TUNING", "0")
+    env["MMS_DECODE_INPUT_REQUEST"] = "true"  # what a stock MMS puts in its workers' environment
     return env
 
 

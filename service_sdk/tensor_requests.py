@@ -2,29 +2,28 @@
 name) or ``.npy`` bytes, shared by every tensor-in/tensor-out service.
 
 Anything unusable raises :class:`RequestError`, so it fails only its own
-request slot with a 4xx.
+request slot with a 4xx. Bodies are checked against
+:mod:`service_sdk.request_limits` before they are parsed or allocated.
 """
 from __future__ import annotations
 
-import io
 from typing import Any, Sequence
 
 import numpy as np
 
 from service_sdk.errors import RequestError
-from service_sdk.services.base import request_body, request_json
+from service_sdk.request_bodies import request_body, request_json
+from service_sdk.request_limits import DEFAULT_LIMITS, NPY_MAGIC, RequestLimits, check_npy_header
 from service_sdk.signature import TensorSpec
 
-NPY_MAGIC = b"\x93NUMPY"
 
-
-def request_values(request: dict, specs: Sequence[TensorSpec]) -> list[Any]:
+def request_values(request: dict, specs: Sequence[TensorSpec], limits: RequestLimits = DEFAULT_LIMITS) -> list[Any]:
     """The raw value for each input in ``specs``, from one request."""
     body = request_body(request)
     if isinstance(body, (bytes, bytearray)) and bytes(body[:6]) == NPY_MAGIC:
-        values: Any = load_npy(bytes(body))
+        values: Any = load_npy(body)
     else:
-        values = request_json(request)
+        values = request_json(request, limits)
     if isinstance(values, dict):
         absent = [spec.name for spec in specs if spec.name not in values]
         if absent:
@@ -35,11 +34,16 @@ def request_values(request: dict, specs: Sequence[TensorSpec]) -> list[Any]:
     return [values]
 
 
-def load_npy(raw: bytes) -> np.ndarray:
+def load_npy(raw: bytes | bytearray) -> np.ndarray:
+    """The array in ``.npy`` bytes, allocated only after its header was checked against the body."""
+    header = check_npy_header(raw)
     try:
-        return np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise RequestError(f"request body is not a readable .npy array: {exc}") from None
+        flat = np.frombuffer(raw, header.dtype, header.count, header.data_offset) if header.count else \
+            np.empty(0, header.dtype)
+        array = flat.reshape(header.shape, order="F" if header.fortran_order else "C")
+    except ValueError as exc:  # e.g. an empty array with absurd dimensions
+        raise RequestError(f"request body is not a usable .npy array: {exc}") from None
+    return array if array.flags.writeable else array.copy()
 
 
 def as_item(value: Any, spec: TensorSpec, dtype: Any = np.float32) -> np.ndarray:

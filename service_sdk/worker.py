@@ -6,6 +6,14 @@ the handler must find the archive's own (vendored) ``service_sdk`` first on
 from the installed package. The context class is loaded from the sibling
 ``context.py`` by file path under a private name for the same reason.
 
+Request bodies reach the handler as MMS 1.1.11's worker hands them over:
+``bytearray`` values, except that while ``MMS_DECODE_INPUT_REQUEST`` is not
+``false`` (read per request, as MMS does) ``application/json`` bodies arrive
+parsed and ``text/*`` bodies as ``str``, and a body that fails to decode
+fails the whole batch with 500 "Worker died." as it kills a real worker.
+``service_sdk`` services switch that decoding off and decode bodies
+themselves (``service_sdk.request_bodies``), so both agree on every body.
+
 Protocol: ``argv[1]`` is a JSON job file (model dir, handler, batch size,
 GPU, requests, result path). The child writes one JSON result document; if
 it dies (SIGABRT from MXNet, OOM kill) there is no result and the parent
@@ -67,17 +75,23 @@ def _import_entry_point(job: dict, context: Any, warnings: list[str]) -> Callabl
     return service.handle
 
 
+class WorkerDied(Exception):
+    """What kills a real MMS worker before the handler runs (its own body decoding failed)."""
+
+
 def _decode_value(raw: bytes, content_type: str) -> Any:
-    """As MMS's protocol decoder: JSON parsed, text as str, the rest as bytes."""
-    if content_type == "application/json":
-        try:
+    """As ``mms.protocol.otf_message_handler._retrieve_input_data`` in MMS 1.1.11."""
+    decode = os.environ.get("MMS_DECODE_INPUT_REQUEST") in (None, "true")
+    try:
+        if decode and content_type == "application/json":
             return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            log.warning("input is not valid JSON; MMS would fail the worker, passing raw bytes")
-            return raw
-    if content_type.startswith("text"):
-        return raw.decode("utf-8", errors="replace")
-    return raw
+        if decode and content_type.startswith("text"):
+            return raw.decode("utf-8")
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise WorkerDied(f"the MMS worker's own decoding of a {content_type} body failed ({_one_line(exc)}); "
+                         "a real worker dies here. service_sdk services decode bodies themselves; other "
+                         "handlers need MMS_DECODE_INPUT_REQUEST=false (decode_input_request=false)") from None
+    return bytearray(raw)
 
 
 def _encode_body(value: Any) -> bytes:
@@ -88,10 +102,17 @@ def _encode_body(value: Any) -> bytes:
     return json.dumps(value, indent=2).encode("utf-8")
 
 
-def _batch_failure(size: int, status: int, message: str, error: str | None = None) -> dict:
+def _batch_failure(size: int, status: int, message: str, error: str | None = None,
+                   body: bytes = b"error") -> dict:
     responses = [{"status": status, "phrase": message, "content_type": None, "headers": {},
-                  "body": base64.b64encode(b"error").decode("ascii")} for _ in range(size)]
+                  "body": base64.b64encode(body).decode("ascii")} for _ in range(size)]
     return {"responses": responses, "batch_error": error}
+
+
+def _worker_died(size: int, reason: str) -> dict:
+    """The frontend's answer to every request of a batch whose worker died."""
+    body = json.dumps({"code": 500, "type": "InternalServerException", "message": "Worker died."}, indent=2)
+    return _batch_failure(size, 500, "Worker died.", reason, body.encode("utf-8"))
 
 
 def _predict(entry: Callable, context: Any, requests: list[dict]) -> dict:
@@ -100,7 +121,11 @@ def _predict(entry: Callable, context: Any, requests: list[dict]) -> dict:
     for request in requests:
         with open(request["file"], "rb") as handle:
             raw = handle.read()
-        data.append({request["name"]: _decode_value(raw, request["content_type"])})
+        try:
+            data.append({request["name"]: _decode_value(raw, request["content_type"])})
+        except WorkerDied as exc:
+            log.error("%s", exc)
+            return _worker_died(len(requests), str(exc))
         headers.append({request["name"]: {"content-type": request["content_type"]}})
     context.for_batch(headers)
     try:
@@ -140,7 +165,8 @@ def main(job_path: str) -> None:
     if handler_dir:
         sys.path.insert(0, os.path.join(model_dir, handler_dir))
     contexts = _load_context_module()
-    context = contexts.Context(job["model_name"], model_dir, job["manifest"], job["batch_size"], job["gpu_id"])
+    context = contexts.Context(job["model_name"], model_dir, job["manifest"], job["batch_size"], job["gpu_id"],
+                               dedicated_process=True)
     result: dict = {"warnings": []}
     started = time.perf_counter()
     try:

@@ -73,4 +73,28 @@ def test_two_onnx_files_are_refused(onnx_model_dir, tmp_path):
     (model / "service.py").write_text(VISION_HANDLER)
     with pytest.raises(UsageError, match="expects one .onnx file in the model path, found 2: a.onnx, b.onnx"):
         build_archive(model, model_name="m", handler="service:handle", export_path=tmp_path / "out", convert=True)
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_convert_with_input_shape_sizes_symbolic_dims_from_the_command_line(tmp_path):
+    from click.testing import CliRunner
+
+    from model_archiver.cli import cli
+    from tests.support import onnx_models
+
+    model = onnx_models.dynamic_batch_mlp()
+    model.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "features"  # symbolic: needs a size
+    folder = tmp_path / "mlp"
+    folder.mkdir()
+    onnx_models.save(model, folder / "mlp.onnx")
+    (folder / "mlp_service.py").write_text("from service_sdk.services import MXNetModelService\n\n"
+                                           "handle = MXNetModelService.entry_point()\n")
+    args = ["--model-name", "mlp", "--model-path", str(folder), "--handler", "mlp_service:handle", "-c",
+            "--export-path", str(tmp_path / "out")]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 5 and "--input-shape features=" in refused.stderr
+    built = CliRunner().invoke(cli, [*args, "--input-shape", "features=1,4"])
+    assert built.exit_code == 0, built.output
+    with zipfile.ZipFile(tmp_path / "out" / "mlp.mar") as archive:
+        signature = json.loads(archive.read("signature.json"))
+    assert signature["inputs"] == [{"data_name": "features", "data_shape": [0, 4]}]

@@ -66,7 +66,7 @@ def test_torch_style_graph_converts_and_matches_onnxruntime(name, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     result = convert(source, model_name="m", work_dir=work)
-    assert result.verification.ok and result.verification.max_abs < 1e-4
+    assert result.verification.ok and result.verification.max_rel < 1e-3  # x100 draw: abs error scales
     assert sorted(result.files) == ["m-0000.params", "m-symbol.json", "signature.json"]
     feeds = _fresh_feeds(model)
     for expected, actual in zip(_ort_outputs(source, feeds), _mxnet_outputs(work / "m", feeds), strict=True):

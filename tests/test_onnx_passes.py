@@ -202,4 +202,65 @@ def test_drop_trailing_empty_inputs():
 
 def test_sanitize_reports_the_passes_that_changed_something():
     _, applied = passes.sanitize(onnx_models.conv_bn_flatten())
-    assert applied == ["fold_constant_nodes", "fold_constant_subgraphs", "list_initializers_as_inputs"]
+    assert applied == ["fold_constant_nodes", "fold_constant_subgraphs", "batch_agnostic_reshape",
+                       "list_initializers_as_inputs"]
+
+
+def test_raise_ir_version_lets_shape_inference_see_folded_weights():
+    model = onnx_models.light_model("squeezenet")
+    assert model.ir_version == 3
+    raised = passes.raise_ir_version(model)
+    assert raised.ir_version == 4 and raised.graph == model.graph
+
+
+def test_batch_agnostic_reshape_copies_the_batch_instead_of_baking_it():
+    model = onnx_models.newer_ops()
+    rewritten = passes.batch_agnostic_reshape(model)
+    reshape = next(n for n in rewritten.graph.node if n.op_type == "Reshape")
+    assert initializers(rewritten.graph)[reshape.input[1]].tolist() == [0, 3, 64]
+    _assert_same(model, rewritten)
+
+
+def test_explicit_batchnorm_epsilon_writes_the_onnx_default():
+    model = onnx_models.light_model("shufflenet")
+    assert _attr(model, "BatchNormalization", "epsilon") is None
+    assert _attr(passes.explicit_batchnorm_epsilon(model), "BatchNormalization", "epsilon") == pytest.approx(1e-5)
+
+
+def test_layer_normalization_and_castlike_decompose_into_the_same_numbers():
+    model = onnx_models.newer_ops()
+    rewritten = passes.decompose_layer_normalization(passes.castlike_to_cast(model))
+    assert "LayerNormalization" not in _ops(rewritten) and "CastLike" not in _ops(rewritten)
+    for expected, actual in zip(_run(model), _run(rewritten), strict=True):
+        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_transpose_output_shape_becomes_explicit_pads():
+    model = passes.explicit_kernel_shape(onnx_models.newer_ops())
+    rewritten = passes.explicit_conv_transpose_pads(model)
+    assert _attr(rewritten, "ConvTranspose", "output_shape") is None
+    assert _attr(rewritten, "ConvTranspose", "pads") == [1, 1, 0, 0]  # total 1: ONNX puts the odd one first
+    assert _attr(rewritten, "ConvTranspose", "output_padding") == [0, 0]
+    _assert_same(model, rewritten)
+
+
+def test_sanitize_keeps_weights_out_of_the_passes_and_puts_them_back():
+    model = onnx_models.light_model("squeezenet")
+    seen = []
+
+    def spy(current: onnx.ModelProto) -> onnx.ModelProto:
+        seen.extend(t.data_location for t in current.graph.initializer if np.prod(t.dims) > 4096)
+        return current
+
+    sanitized, _ = passes.sanitize(model, passes=(spy,))
+    assert seen and set(seen) == {TensorProto.EXTERNAL}
+    assert {t.name: t.SerializeToString() for t in sanitized.graph.initializer} == \
+        {t.name: t.SerializeToString() for t in model.graph.initializer}
+
+
+def test_folding_never_leaves_a_graph_without_nodes():
+    graph = helper.make_graph([helper.make_node("Shape", ["x"], ["y"])], "shape_only",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT64, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    assert _ops(passes.fold_constant_subgraphs(model)) == ["Shape"]

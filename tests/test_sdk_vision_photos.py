@@ -135,3 +135,26 @@ def test_vision_service_on_real_photos_with_bad_requests_mixed_in(vision_model_d
         assert {entry["class"] for entry in out[idx]} <= set(LABELS)
         assert 0 < sum(entry["probability"] for entry in out[idx]) <= 1.0 + 1e-6
     assert json.loads(out[1])["code"] == 413
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_one_pass_tensor_equals_the_step_by_step_pipeline(mode):
+    """``to_tensor`` (one float conversion, CHW directly) gives the values of the three-step path."""
+    picture = imaging.read_image((IMAGES / "kitten.jpg").read_bytes(), mode, (224, 224))
+    assert picture.size == (360, 360)  # drafted at half scale: 720x720 still covers 224x224
+    fitted = imaging.fit(picture, (224, 224))
+    mean, std = (0.485, 0.456, 0.406)[: len(mode)], (0.229, 0.224, 0.225)[: len(mode)]
+    stepwise = imaging.to_chw(imaging.normalize(imaging.to_array(fitted), 1 / 255, mean, std))
+    tensor = imaging.to_tensor(fitted, 1 / 255, mean, std)
+    assert tensor.dtype == np.float32 and tensor.shape == (len(mode), 224, 224) and tensor.flags.c_contiguous
+    np.testing.assert_allclose(tensor, stepwise, rtol=1e-5, atol=1e-5)
+
+
+def test_center_crop_in_one_resize_keeps_the_two_step_picture():
+    with Image.open(IMAGES / "3dogs.jpg") as dogs:
+        dogs.load()
+        for size in ((64, 64), (64, 48), (48, 64)):
+            once = np.asarray(imaging.fit(dogs, size, "center_crop", Image.BILINEAR), dtype=np.float32)
+            twice = np.asarray(imaging.center_crop(imaging.resize_shorter(dogs, max(size)), size), dtype=np.float32)
+            assert once.shape == twice.shape == (size[1], size[0], 3)
+            assert np.abs(once - twice).mean() < 2.0  # sub-pixel differences only, out of 255

@@ -114,7 +114,7 @@ def test_extract_refuses_paths_outside_the_destination(tmp_path):
     archive = tmp_path / "evil.mar"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("../escape.txt", "x")
-    with open_archive(archive) as reader, pytest.raises(IntegrityError, match="unsafe path"):
+    with open_archive(archive) as reader, pytest.raises(IntegrityError, match="unsafe entry"):
         reader.extract_all(tmp_path / "dest")
     assert not (tmp_path / "escape.txt").exists()
 
@@ -155,3 +155,103 @@ def test_inspect_reports_validation_problems_of_the_files_inside(digits_dir, tmp
                              capture_output=True, text=True, timeout=120)
     assert as_json.returncode == 3
     assert any(p["file"] == "synset.txt" for p in json.loads(as_json.stdout)["problems"])
+
+
+# -- hostile archives (issue 9); the CLI-level corpus is in tests/adversarial/ ----------------
+def _hostile_zip(path, extra):
+    from tests.adversarial.archives import base_entries, write_zip
+
+    return write_zip(path, base_entries(extra))
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_inspect_lists_every_unsafe_entry_as_an_error(tmp_path):
+    from tests.adversarial.archives import Entry
+
+    archive = _hostile_zip(tmp_path / "evil.mar", [Entry("../up.txt", b"x"), Entry("C:/win.txt", b"x"),
+                                                    Entry("dup.txt", b"1", in_record=False), Entry("dup.txt", b"2")])
+    report = inspect_archive(archive)
+    unsafe = sorted(p.file for p in report.problems if p.code == "archive.unsafe-entry")
+    assert unsafe == ["../up.txt", "C:/win.txt", "dup.txt"]
+    assert all(p.is_error for p in report.problems if p.code == "archive.unsafe-entry")
+
+
+def test_verify_fails_an_unsafe_archive_even_when_record_lists_it(tmp_path):
+    from tests.adversarial.archives import Entry
+
+    archive = _hostile_zip(tmp_path / "evil.mar", [Entry("a\\b.txt", b"x")])
+    report = verify_archive(archive)
+    assert not report.ok
+    assert [(f.kind, f.path) for f in report.findings] == [("unsafe", "a\\b.txt"), ("missing", "a\\b.txt")]
+
+
+def test_tgz_listing_and_verify_in_one_streaming_pass(model_dir, tmp_path):
+    """verify of a .tar.gz inflates the stream once: listing and hashing share the pass."""
+    from model_archiver.reading.reader import TarReader
+
+    archive = build_archive(model_dir, model_name="m", handler="service:handle", export_path=tmp_path,
+                            archive_format="tgz", tgz_layout="folder").path
+    with open_archive(archive) as reader:
+        assert isinstance(reader, TarReader)
+        scanned = [name for name, _ in reader.scan_files()]
+        names = [reader.short_name(name) for name in scanned]  # the layout prefix is known once the pass ends
+        assert reader._stream.tell() <= sum(m.size + 1536 for m in reader.members().values()) + 10240
+        assert sorted(names) == reader.names()
+    assert verify_archive(archive).ok
+
+
+def test_extraction_refuses_when_the_target_lacks_the_space(tmp_path):
+    import shutil
+
+    from model_archiver.errors import ArchiverError
+    from model_archiver.reading.reader import _check_free_space
+
+    free = shutil.disk_usage(tmp_path).free
+    _check_free_space(tmp_path / "new" / "dir", free // 2, tmp_path / "a.mar")
+    with pytest.raises(ArchiverError, match="free"):
+        _check_free_space(tmp_path / "new" / "dir", free + (1 << 30), tmp_path / "a.mar")
+
+
+def test_a_100_gb_params_entry_is_within_the_default_limits(tmp_path):
+    """The defaults are for real models: a (declared) 100 GB stored entry lists without a violation."""
+    import zipfile
+
+    from model_archiver.reading.reader import _zip_special
+
+    info = zipfile.ZipInfo("m-0000.params")
+    info.file_size = info.compress_size = 100 * 10 ** 9
+    assert _zip_special(info) is None
+
+
+def test_check_import_timeout_kills_what_the_handler_started(tmp_path):
+    """A handler that starts a background process and then hangs: the whole process group dies."""
+    import os
+    import time
+
+    from model_archiver.safety import limits
+    from model_archiver.validation import validate_directory
+
+    model = tmp_path / "model"
+    model.mkdir()
+    pid_file = tmp_path / "child.pid"
+    (model / "service.py").write_text(
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(600)\n"
+        "def handle(data, context):\n    return data\n")
+    started = time.monotonic()
+    with limits.using(import_timeout=3):
+        problems = validate_directory(model, model_name="m", handler="service:handle", check_import=True)
+    assert time.monotonic() - started < 60
+    assert [p.code for p in problems] == ["handler.import-timeout"]
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"background process {child} survived the import timeout")

@@ -24,16 +24,14 @@ sys.path.insert(0, str(HERE))
 from make_inputs import write_inputs  # noqa: E402
 
 MODEL_DIR = HERE / "model"
-MODEL_NAME = "digits"
-HANDLER = "digits_service:handle"
 
 
 def build(out: Path) -> Path:
     """Build (overwriting) ``out/digits.mar`` and return its path."""
-    from model_archiver import build_archive
+    from model_archiver.config import build_from_config
 
-    result = build_archive(MODEL_DIR, model_name=MODEL_NAME, handler=HANDLER, export_path=out, force=True,
-                           model_version="1.0", description="Handwritten digits (scikit-learn load_digits) CNN")
+    # Name, handler, version, description and serving settings live in model/model-archiver.toml.
+    result = build_from_config(MODEL_DIR / "model-archiver.toml", export_path=out, force=True)
     return result.path
 
 

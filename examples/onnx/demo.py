@@ -58,6 +58,8 @@ def build(out: Path) -> Path:
     model_dir.mkdir(parents=True)
     shutil.copy(HERE / "model" / "digits_onnx_service.py", model_dir)
     shutil.copy(DIGITS / "model" / "synset.txt", model_dir)
+    # model-archiver.toml carries the same settings plus the serving ones; the flags below are what it says.
+    shutil.copy(HERE / "model" / "model-archiver.toml", model_dir)
     print(f"exported {export_onnx(model_dir)}")
     model_archiver("--model-name", MODEL_NAME, "--model-path", str(model_dir), "--handler", HANDLER,
                    "--export-path", str(out), "--input-type", "image/png", "-c", "-f")

@@ -22,27 +22,44 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from export_model import MODEL_NAME, export_model  # noqa: E402
+from export_model import export_model  # noqa: E402
 
-HANDLER = "resnet_152_service:handle"
 DEFAULT_IMAGE = HERE.parents[2] / "shared" / "assets" / "images" / "kitten.jpg"
 
 
 def build(model_dir: Path, out: Path) -> Path:
     """Build (overwriting) ``out/resnet-152.mar`` from an exported model dir; return its path."""
-    from model_archiver import build_archive
+    from model_archiver.config import build_from_config
 
-    result = build_archive(model_dir, model_name=MODEL_NAME, handler=HANDLER, export_path=out, force=True,
-                           model_version="1.0",
-                           description="ResNet-152 v1 with RANDOM weights (placeholder labels): a serving demo")
+    # Name, handler, version, description and serving settings: model/model-archiver.toml (exported with the model).
+    result = build_from_config(model_dir / "model-archiver.toml", export_path=out, force=True)
     return result.path
+
+
+def check_image(image: Path) -> str | None:
+    """Why ``image`` cannot be predicted, or None: checked before the 242 MB export and build, not after."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not image.exists():
+        return f"--image {image} does not exist; pass --image PHOTO (a JPEG or PNG file)"
+    try:
+        with Image.open(image) as picture:
+            picture.verify()
+    except (OSError, UnidentifiedImageError) as exc:
+        return f"--image {image} is not a readable image ({exc}); pass --image PHOTO (a JPEG or PNG file)"
+    return None
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build") / "resnet-152-eia")
-    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE,
+                        help="photo to classify (default: the shared test kitten beside the repository)")
     args = parser.parse_args()
+    problem = check_image(args.image)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     from model_archiver.errors import ArchiverError
     from service_sdk.runner import run_archive

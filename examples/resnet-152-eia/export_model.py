@@ -21,7 +21,7 @@ from pathlib import Path
 
 MODEL_NAME = "resnet-152"
 SEED = 0
-SHIPPED = ("resnet_152_service.py", "signature.json", "synset.txt")
+SHIPPED = ("resnet_152_service.py", "signature.json", "synset.txt", "model-archiver.toml")
 SOURCE_DIR = Path(__file__).resolve().parent / "model"
 
 

@@ -7,6 +7,11 @@ from typing import Any, Callable, Optional
 
 import click
 
+from model_archiver.cli import quantize_cmd
+from model_archiver.cli import build_extras
+from model_archiver.cli import optional_deps
+from model_archiver.cli import import_onnx_cmd
+from model_archiver.cli.limit_options import import_timeout_option
 from model_archiver.cli.output import emit_json, handle_errors, setup_logging
 from model_archiver.manifest import RUNTIMES
 from model_archiver.packaging import compression
@@ -15,19 +20,37 @@ from model_archiver.packaging.result import ArchiveResult
 from model_archiver.packaging.vendor import sdk_files
 
 
-@click.command("build")
-@click.option("--model-name", required=True, help="Archive name; also the checkpoint prefix MMS's MXNet services load.")
-@click.option("--model-path", required=True, type=click.Path(file_okay=False, path_type=Path),
+_EXAMPLES = """
+\b
+Examples:
+  model-archiver --model-name digits --model-path examples/digits/model --handler digits_service:handle
+  model-archiver build --model-path examples/digits/model --export-path build/store -f
+
+\b
+These are MMS 1.0.x's model-archiver flags (plus extras). --model-name and
+--handler default to the folder's single NAME-symbol.json and handler module.
+"""
+
+
+@click.command("build", cls=build_extras.OrderedBuildCommand, epilog=_EXAMPLES)
+@click.option("--model-name", help="Archive name; also the checkpoint prefix MMS's MXNet services load.  "
+                                   "[default: the model path's single NAME-symbol.json prefix]")
+@click.option("--model-path", type=click.Path(file_okay=False, path_type=Path),
               help="Folder with the model files and the handler.")
-@click.option("--handler", required=True, help="Entry point: module[:function] at the model-path root.")
-@click.option("--runtime", type=click.Choice(RUNTIMES), default="python", show_default=True)
+@click.option("--handler", help="Entry point: module[:function] at the model-path root.  "
+                                "[default: the single root module with a 'handle' entry point]")
+@click.option("--runtime", type=click.Choice(RUNTIMES), default="python", show_default=True,
+              help="Manifest runtime: python = the server's own interpreter; python2/python3 = that command on "
+                   "the server's PATH.")
 @click.option("--export-path", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Output folder (created if missing).")
 @click.option("--archive-format", type=click.Choice(["default", "tgz", "no-archive"]), default="default",
               show_default=True, help="default: NAME.mar; tgz: NAME.tar.gz; no-archive: folder NAME/.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output.")
 @click.option("-c", "--convert", is_flag=True, help="Convert the model path's .onnx file to an MXNet checkpoint.")
-@click.option("--input-type", metavar="MIME", help="With -c: input_type of the generated signature.json.")
+@click.option("--input-type", metavar="MIME", help="With -c: input_type of the generated signature.json (image "
+                                                   "models: image/png or image/jpeg).  [default: application/json]")
+@import_onnx_cmd.input_shape_option
 @click.option("--model-version", help="manifest model.modelVersion")
 @click.option("--description", help="manifest description")
 @click.option("--author", help="manifest publisher.author")
@@ -45,9 +68,12 @@ from model_archiver.packaging.vendor import sdk_files
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--check-import", is_flag=True, help="Also import the handler in a subprocess.")
 @click.option("--check-shapes", is_flag=True, help="Also run MXNet shape inference (needs MXNet).")
+@quantize_cmd.build_options
+@build_extras.extra_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the result.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@import_timeout_option
 @handle_errors
 def build(
     model_path: Path,
@@ -61,6 +87,13 @@ def build(
 ) -> None:
     """Build a model archive from a model folder."""
     setup_logging(quiet=quiet or as_json, verbose=verbose)
+    options = build_extras.resolve(click.get_current_context(), dict(
+        options, model_path=model_path, vendor_sdk=vendor_sdk, no_validate=no_validate, license_=license_))
+    model_path, vendor_sdk, no_validate, license_ = (
+        options.pop(k) for k in ("model_path", "vendor_sdk", "no_validate", "license_"))
+    options["quantize"] = quantize_cmd.pop_build_options(options)
+    if options.get("check_shapes") and not no_validate:
+        optional_deps.require("mxnet", "--check-shapes")
     with _progress(enabled=not (quiet or as_json) and sys.stderr.isatty()) as on_progress:
         result = build_archive(
             model_path,

@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
 from typing import Any, Callable, TypeVar
 
@@ -19,6 +20,43 @@ from model_archiver.errors import ArchiverError, ValidationFailed
 F = TypeVar("F", bound=Callable[..., Any])
 INTERRUPTED = 130
 INTERNAL_ERROR = 70
+# Signals that end a command like Ctrl-C: temporary files are removed, exit 128 + n.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Interrupted(BaseException):
+    """A stop signal arrived. A BaseException, so neither library ``except Exception`` nor click
+    (which turns KeyboardInterrupt into "Aborted!" and exit 1) swallows it; ``finally`` blocks
+    on the way up remove temporary outputs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    def __str__(self) -> str:
+        by = "" if self.signum == signal.SIGINT else f" by {signal.Signals(self.signum).name}"
+        return f"interrupted{by}; nothing was written"
+
+
+def install_signal_handlers() -> None:
+    """Make SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` (once: cleanup is not interrupted again)."""
+    raised = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise Interrupted(signum)
+
+    for signum in STOP_SIGNALS:
+        try:
+            signal.signal(signum, stop)
+        except (ValueError, OSError):  # not the main thread, or not allowed here
+            return
 
 
 def emit_json(document: Any) -> None:
@@ -55,6 +93,7 @@ def _report(exc: BaseException, code: int, as_json: bool) -> None:
     if isinstance(exc, ValidationFailed):
         for problem in exc.problems:
             click.echo(f"{problem.severity}: {problem}", err=True)
+        exc = RuntimeError(exc.summary)  # the problems are on the lines above
     click.echo(f"model-archiver: error: {exc}", err=True)
 
 
@@ -72,8 +111,16 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             _report(RuntimeError("interrupted; nothing was written"), INTERRUPTED, as_json)
             sys.exit(INTERRUPTED)
+        except Interrupted as exc:
+            _report(exc, exc.exit_code, as_json)
+            sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except RecursionError:
+            if os.environ.get("MODEL_ARCHIVER_DEBUG"):
+                raise
+            _report(ArchiverError("input nested too deeply to process"), ArchiverError.exit_code, as_json)
+            sys.exit(ArchiverError.exit_code)
         except Exception as exc:  # noqa: BLE001 - the contract is "never a traceback"
             if os.environ.get("MODEL_ARCHIVER_DEBUG"):
                 raise

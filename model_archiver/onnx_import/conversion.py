@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from model_archiver.errors import ConversionError
 
@@ -28,23 +29,26 @@ DEFAULT_TIMEOUT = 1800.0
 
 @dataclass(frozen=True)
 class Converted:
-    """What the child reports: the MXNet output names, parameter counts, and outputs if run."""
+    """What the child reports: the MXNet output names, parameter counts, and per set of
+    inputs the outputs followed by the probed values (when run)."""
 
     output_names: list[str]
     arg_params: int
     aux_params: list[str]
-    outputs: Optional[list["np.ndarray"]]
+    outputs: list[list["np.ndarray"]]
 
 
 def convert_in_subprocess(
     sanitized: "ModelProto",
     prefix: Path,
     scratch: Path,
-    feeds: Mapping[str, "np.ndarray"] | None = None,
+    feed_sets: Sequence[Mapping[str, "np.ndarray"]] = (),
+    probes: Sequence[str] = (),
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Converted:
     """Import ``sanitized`` with MXNet, save ``PREFIX-symbol.json``/``PREFIX-0000.params``,
-    and when ``feeds`` are given run the saved checkpoint on them."""
+    and run the saved checkpoint on each of ``feed_sets``, returning its outputs and
+    the values named in ``probes``."""
     import numpy as np
     import onnx
 
@@ -55,19 +59,19 @@ def convert_in_subprocess(
         "model": str(model_path),
         "prefix": str(prefix),
         "result": str(scratch / "result.json"),
-        "outputs": str(scratch / "outputs.npz"),
-        "inputs": None,
-        "input_names": list(feeds or ()),
+        "inputs": [str(scratch / f"inputs-{i}.npz") for i in range(len(feed_sets))],
+        "outputs": [str(scratch / f"outputs-{i}.npz") for i in range(len(feed_sets))],
+        "input_names": list(feed_sets[0]) if feed_sets else [],
+        "probes": list(probes),
     }
-    if feeds:
-        np.savez(scratch / "inputs.npz", **dict(feeds))
-        request["inputs"] = str(scratch / "inputs.npz")
+    for feeds, path in zip(feed_sets, request["inputs"]):
+        np.savez(path, **dict(feeds))
     (scratch / "request.json").write_text(json.dumps(request), "utf-8")
     result = _run_worker(scratch / "request.json", Path(request["result"]), timeout)
-    outputs = None
-    if feeds:
-        with np.load(request["outputs"]) as saved:
-            outputs = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    outputs = []
+    for path in request["outputs"]:
+        with np.load(path) as saved:
+            outputs.append([saved[f"arr_{i}"] for i in range(len(saved.files))])
     return Converted(result["outputs"], result["arg_params"], result["aux_params"], outputs)
 
 
@@ -85,13 +89,14 @@ def _run_worker(request: Path, result_path: Path, timeout: float) -> dict:
         raise ConversionError(f"MXNet conversion exited with code {done.returncode}: {_last_line(done.stderr)}")
     result = json.loads(result_path.read_text("utf-8"))
     if not result["ok"]:
-        raise ConversionError(f"MXNet {result['stage']} step failed: {result['error']} in {result['where']}")
+        where = f" in {result['where']}" if result["where"] else ""
+        raise ConversionError(f"MXNet {result['stage']} step failed: {result['error']}{where}")
     return result
 
 
 def _last_line(stderr: str) -> str:
     """The most telling stderr line: MXNet's own error message if there is one."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", stderr).splitlines() if line.strip()]
     for line in reversed(lines):
         if "Error" in line or "Check failed" in line:
             return line[:300]

@@ -23,10 +23,18 @@ def default_opset(model: "ModelProto") -> int:
 
 
 def initializers(graph: "GraphProto") -> dict[str, "np.ndarray"]:
-    """Initializer name -> value as a numpy array."""
-    from onnx import numpy_helper
+    """Initializer name -> value as a numpy array, for those whose bytes are in the graph
+    (weights detached by ``passes.weights`` are absent: see :func:`initializer_specs`)."""
+    from onnx import TensorProto, numpy_helper
 
-    return {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    return {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.data_location != TensorProto.EXTERNAL}
+
+
+def initializer_specs(graph: "GraphProto") -> dict[str, tuple[tuple[int, ...], "np.dtype"]]:
+    """Initializer name -> (shape, dtype), detached or not, without reading any bytes."""
+    from onnx import helper
+
+    return {t.name: (tuple(t.dims), helper.tensor_dtype_to_np_dtype(t.data_type)) for t in graph.initializer}
 
 
 def value_shape(info: "ValueInfoProto") -> Shape | None:
@@ -34,7 +42,8 @@ def value_shape(info: "ValueInfoProto") -> Shape | None:
     tensor = info.type.tensor_type
     if not tensor.HasField("shape"):
         return None
-    return tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim)
+    # Exporters such as paddle2onnx write a dynamic batch as dim_value -1.
+    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tensor.shape.dim)
 
 
 def inferred_values(model: "ModelProto") -> dict[str, "ValueInfoProto"]:

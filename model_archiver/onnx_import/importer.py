@@ -15,17 +15,27 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from model_archiver.errors import ConversionError, OutputExistsError, UsageError
 from model_archiver.layout import MODEL_NAME_PATTERN
 from model_archiver.onnx_import.conversion import convert_in_subprocess
-from model_archiver.onnx_import.inputs import resolve_inputs, sample_feeds, with_input_dims
-from model_archiver.onnx_import.loading import load_onnx
+from model_archiver.onnx_import.inputs import (
+    as_served, feeds_from_test_data, resolve_inputs, verification_feeds, with_input_dims,
+)
+from model_archiver.onnx_import.loading import check_exists, load_onnx
 from model_archiver.onnx_import.passes import sanitize
 from model_archiver.onnx_import.signature import build_signature
 from model_archiver.onnx_import.support import check_importable
-from model_archiver.onnx_import.verify import DEFAULT_ATOL, DEFAULT_RTOL, VerificationReport, compare, run_reference
+from model_archiver.onnx_import.verify import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    VerificationReport,
+    compare,
+    presoftmax_probes,
+    run_reference,
+    with_probes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +77,7 @@ def convert_for_build(
     verify: bool = True,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> dict[str, Path]:
     """Convert for ``build_archive(convert=True)``: archive name -> generated file in ``work_dir``.
 
@@ -75,7 +86,7 @@ def convert_for_build(
     """
     result = convert(
         Path(onnx_path), model_name=model_name, work_dir=Path(work_dir), user_signature=user_signature,
-        input_type=input_type, verify=verify, atol=atol, rtol=rtol,
+        input_type=input_type, verify=verify, atol=atol, rtol=rtol, input_shapes=input_shapes,
     )
     return result.files
 
@@ -91,6 +102,8 @@ def import_onnx(
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     force: bool = False,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    test_data: Path | None = None,
 ) -> ImportResult:
     """Convert ``onnx_path`` and write the checkpoint (and signature) into ``out_dir``.
 
@@ -99,6 +112,7 @@ def import_onnx(
     """
     out_dir = Path(out_dir)
     _check_model_name(model_name)
+    check_exists(Path(onnx_path))
     planned = [*checkpoint_names(model_name), *([] if user_signature else [SIGNATURE_NAME])]
     clashes = [name for name in planned if (out_dir / name).exists()]
     if clashes and not force:
@@ -108,7 +122,8 @@ def import_onnx(
     try:
         staged = convert(
             Path(onnx_path), model_name=model_name, work_dir=staging, user_signature=user_signature,
-            input_type=input_type, verify=verify, atol=atol, rtol=rtol,
+            input_type=input_type, verify=verify, atol=atol, rtol=rtol, input_shapes=input_shapes,
+            test_data=test_data,
         )
         files = {}
         for name, path in staged.files.items():
@@ -129,46 +144,65 @@ def convert(
     verify: bool = True,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    test_data: Path | None = None,
 ) -> ImportResult:
-    """The whole pipeline, writing its outputs into ``work_dir`` (created if missing)."""
+    """The whole pipeline, writing its outputs into ``work_dir`` (created if missing).
+
+    Verification runs both models on several draws (normal, large-magnitude,
+    integer-valued with ties) plus the sets in ``test_data``, and compares every
+    output and the logits before a final softmax; any disagreement raises.
+    """
     _check_model_name(model_name)
     if atol < 0 or rtol < 0:
         raise UsageError(f"tolerances must be non-negative (atol={atol}, rtol={rtol})")
     signature = _read_signature(user_signature) if user_signature else None
     model = load_onnx(onnx_path)
-    inputs = resolve_inputs(model, signature)
+    inputs = resolve_inputs(model, signature, input_shapes)
+    draws = (verification_feeds(inputs) + (feeds_from_test_data(test_data, inputs) if test_data else [])) if verify else []
     sanitized, rewrites = sanitize(with_input_dims(model, inputs))
     check_importable(sanitized)
-    feeds = sample_feeds(inputs) if verify else None
+    probes = presoftmax_probes(model, sanitized) if verify else []
     work_dir.mkdir(parents=True, exist_ok=True)
     prefix = work_dir / model_name
     with tempfile.TemporaryDirectory(prefix="onnx-convert-") as scratch:
-        converted = convert_in_subprocess(sanitized, prefix, Path(scratch), feeds)
+        converted = convert_in_subprocess(sanitized, prefix, Path(scratch), [f for _, f in draws], probes)
     if len(converted.output_names) != len(model.graph.output):
         raise ConversionError(
             f"the converted model has {len(converted.output_names)} output(s), the ONNX model {len(model.graph.output)}"
         )
-    report = None
-    if feeds is not None:
-        reference, runtime = run_reference(model, feeds)
-        report = compare(
-            reference, converted.outputs, converted.output_names, runtime=runtime,
-            input_shapes={k: v.shape for k, v in feeds.items()}, atol=atol, rtol=rtol,
-        )
-        if not report.ok:
-            raise ConversionError(f"converted model disagrees with the ONNX model: {report.summary()}")
-        log.info("verified: %s", report.summary())
+    report = _verify(model, draws, probes, converted, atol, rtol) if verify else None
     symbol_name, params_name = checkpoint_names(model_name)
     files = {symbol_name: Path(f"{prefix}-symbol.json"), params_name: Path(f"{prefix}-0000.params")}
     if signature is None:
-        generated = build_signature(
-            model, inputs, converted.output_names, input_type=input_type, observed=converted.outputs
-        )
+        observed = converted.outputs[0][: len(converted.output_names)] if converted.outputs else None
+        generated = build_signature(model, as_served(inputs, model), converted.output_names, input_type=input_type, observed=observed)
         files[SIGNATURE_NAME] = work_dir / SIGNATURE_NAME
         files[SIGNATURE_NAME].write_text(json.dumps(generated, indent=2) + "\n", "utf-8")
     elif input_type:
         log.warning("--input-type ignored: the model's own signature.json is kept as is")
     return ImportResult(files, rewrites, converted.output_names, converted.aux_params, report)
+
+
+def _verify(model, draws, probes: list[str], converted, atol: float, rtol: float) -> VerificationReport:
+    """Compare every draw's outputs and probes; raise naming the first value and draw that disagree."""
+    references, runtime = run_reference(with_probes(model, probes), [feeds for _, feeds in draws])
+    names = [o.name for o in model.graph.output] + [f"{p} (before softmax)" for p in probes]
+    diffs = []
+    for (label, _), expected, actual in zip(draws, references, converted.outputs):
+        report = compare(expected, actual, [f"{n} [{label} inputs]" for n in names], runtime=runtime,
+                         input_shapes={}, atol=atol, rtol=rtol)
+        diffs.extend(report.outputs)
+    shapes = {name: list(value.shape) for name, value in draws[0][1].items()}
+    report = VerificationReport(runtime, atol, rtol, shapes, diffs)
+    wrong = [d for d in diffs if not d.ok]
+    if wrong:
+        raise ConversionError(
+            f"converted model disagrees with the ONNX model on output {wrong[0].name}: max abs diff "
+            f"{wrong[0].max_abs:.3g} ({len(wrong)} of {len(diffs)} checks failed; {report.summary()})"
+        )
+    log.info("verified on %d input draw(s): %s", len(draws), report.summary())
+    return report
 
 
 def _check_model_name(model_name: str) -> None:

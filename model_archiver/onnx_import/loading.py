@@ -19,11 +19,16 @@ def _require_onnx():
     return onnx
 
 
+def check_exists(path: Path) -> None:
+    """Before any output is made: the ONNX file is there (a regular file)."""
+    if not Path(path).is_file():
+        raise UsageError(f"ONNX file not found: {path}")
+
+
 def load_onnx(path: Path) -> "ModelProto":
     """Parse and check ``path``; raise :class:`ConversionError` saying what is wrong."""
     onnx = _require_onnx()
-    if not path.is_file():
-        raise UsageError(f"ONNX file not found: {path}")
+    check_exists(path)
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError, RuntimeWarning… alike

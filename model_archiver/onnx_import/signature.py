@@ -29,10 +29,11 @@ def build_signature(
 ) -> dict[str, Any]:
     """A signature for the converted model.
 
-    Output shapes come from ONNX shape inference; where it knows no rank, the
-    shapes seen during verification (``observed``) fill in.
+    Output shapes are the ones seen during verification (``observed``, the batch
+    made symbolic when the input's is), else ONNX shape inference's (skipped when
+    possible: it serializes the whole model, weights included).
     """
-    shapes = inferred_shapes(model)
+    shapes = inferred_shapes(model) if observed is None else {}
     dynamic_batch = any(spec.dynamic_batch for spec in inputs)
     outputs = []
     for index, (graph_output, name) in enumerate(zip(model.graph.output, output_names)):

@@ -35,12 +35,20 @@ _CONSTANT_OPERANDS: dict[str, tuple[int, tuple[int, ...]]] = {
     "Slice": (10, (1, 2, 3, 4)),
     "Squeeze": (13, (1,)),
     "Unsqueeze": (13, (1,)),
+    "Tile": (6, (1,)),
+    "Split": (13, (1,)),
 }
 
 
-@lru_cache(maxsize=1)
 def importer_ops() -> frozenset[str]:
-    """ONNX op types the installed MXNet importer has a translation for."""
+    """ONNX op types the installed MXNet importer, with this package's translations added, converts."""
+    from model_archiver.onnx_import.translations import TRANSLATIONS
+
+    return _mxnet_ops() | frozenset(TRANSLATIONS)
+
+
+@lru_cache(maxsize=1)
+def _mxnet_ops() -> frozenset[str]:
     spec = importlib.util.find_spec("mxnet")
     if spec is None or not spec.submodule_search_locations:
         raise ConversionError("converting ONNX to MXNet needs MXNet: pip install 'mxnet==1.9.1'")
@@ -95,5 +103,5 @@ def check_importable(model: "ModelProto") -> None:
         raise ConversionError(
             f"{computed[0]} is computed at run time but MXNet needs it constant"
             f"{f' (and {len(computed) - 1} more)' if len(computed) > 1 else ''}; "
-            "re-export the model with static input shapes"
+            "re-export the model with static input shapes, or fix a symbolic batch with --input-shape NAME=1,..."
         )

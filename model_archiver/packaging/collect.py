@@ -5,7 +5,9 @@ The rules are MMS's (hidden entries, ``__MACOSX``, ``__pycache__``, ``*.pyc``,
 stricter ones: ``MAR-INF/`` is reserved for the archiver, and a symlink must
 stay inside the model directory - an escaping link is an error, never a
 silent skip, because the archive would otherwise differ from what the user
-sees in the folder.
+sees in the folder. Every name must pass the one entry-name rule
+(:mod:`model_archiver.safety.entry_names`), so a build never writes an
+archive that ``run`` would refuse to extract.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Iterable, Iterator, Sequence
 
 from model_archiver.errors import UsageError
 from model_archiver.layout import MANIFEST_NAME, MAR_INF
+from model_archiver.safety.entry_names import name_problem, printable
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +76,14 @@ class _Walker:
         with os.scandir(directory) as entries:
             for entry in sorted(entries, key=lambda e: e.name):
                 arcname = f"{prefix}{entry.name}"
-                if _builtin_skip(entry.name, prefix, entry.is_dir()) or is_excluded(arcname, self.excludes):
+                if _builtin_skip(entry.name, prefix, _is_dir(entry)) or is_excluded(arcname, self.excludes):
                     log.debug("excluded %s", arcname)
                     continue
                 if arcname == MAR_INF:
                     raise UsageError(f"{arcname}/ in the model path is reserved for the archive's manifest; rename it")
+                problem = name_problem(arcname)
+                if problem:  # the same rule `run` applies on extraction: never build what it would refuse
+                    raise UsageError(f"{printable(arcname)!r}: {problem}; rename it or exclude it with --exclude")
                 yield from self.entry_files(Path(entry.path), arcname, ancestors)
 
     def entry_files(self, path: Path, arcname: str, ancestors: tuple[Path, ...]) -> Iterator[SourceFile]:
@@ -96,6 +102,14 @@ class _Walker:
             raise UsageError(f"{arcname}: not a regular file or directory; remove it or exclude it with --exclude")
 
 
+def _is_dir(entry: os.DirEntry) -> bool:
+    """``entry.is_dir()``, but a symlink loop is "not a folder" here and reported by the resolver."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def _builtin_skip(name: str, prefix: str, is_dir: bool) -> bool:
     if name.startswith("."):
         return True
@@ -112,7 +126,7 @@ def _resolve_inside(real_root: Path, path: Path, arcname: str) -> Path:
         return path
     try:
         target = path.resolve(strict=True)
-    except (FileNotFoundError, RuntimeError):
+    except (OSError, RuntimeError):  # missing target, or a loop (ELOOP)
         raise UsageError(f"{arcname}: broken or looping symlink -> {os.readlink(path)}") from None
     if target != real_root and real_root not in target.parents:
         raise UsageError(

@@ -9,15 +9,19 @@ patches each local header with the CRC and sizes after the data, and never
 emits a data descriptor - which Java's ``ZipInputStream`` (used by MMS to
 unzip) rejects for stored entries. Zip64 headers are chosen from the known
 file size, so files of 4 GiB and more work.
+
+Large stored entries (weights) and unarchived output skip Python's write path:
+zipfile writes the local header, the kernel copies the bytes behind it
+(:meth:`HashingCopier.copy_to_fd`), and zipfile's own entry closing patches the
+header with the CRC and size computed beside the copy - the bytes are the same
+as writing the data through zipfile.
 """
 from __future__ import annotations
 
-import gzip
 import io
-import tarfile
 import zipfile
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from model_archiver.packaging.collect import SourceFile
 from model_archiver.packaging.compression import DEFLATE, STORE
@@ -27,6 +31,8 @@ from model_archiver.record import FileRecord
 
 _ZIP_METHODS = {STORE: zipfile.ZIP_STORED, DEFLATE: zipfile.ZIP_DEFLATED}
 _DEFLATE_LEVEL = 6
+# Below this a kernel copy on another thread costs more in hand-offs than it saves.
+KERNEL_COPY_MIN = 256 * 1024
 
 
 def open_fresh(path: Path) -> BinaryIO:
@@ -72,7 +78,25 @@ class ZipWriter:
     def add_file(self, entry: SourceFile, method: str) -> FileRecord:
         info = self._info(entry.arcname, method, entry.size, entry.executable)
         with self._zip.open(info, "w") as dest:
+            if method == STORE and entry.size >= KERNEL_COPY_MIN:
+                return self._copy_stored(entry, dest)
             return self._copier.copy(entry, dest.write)
+
+    def _copy_stored(self, entry: SourceFile, dest: Any) -> FileRecord:
+        """Put the bytes behind the header zipfile just wrote; closing ``dest`` patches the header.
+
+        ``dest`` is zipfile's entry writer: it is told the size and CRC that
+        its own ``write`` would have counted (``_file_size``, ``_crc``), so its
+        ``close`` writes the same header, central directory entry and Zip64
+        fields as for data written through it.
+        """
+        self._file.flush()
+        offset = self._file.tell()
+        record, crc = self._copier.copy_to_fd(entry, self._file.fileno(), offset)
+        self._file.seek(offset + record.size)
+        dest._file_size = record.size  # noqa: SLF001 - see the docstring
+        dest._crc = crc  # noqa: SLF001
+        return record
 
     def add_bytes(self, arcname: str, data: bytes, method: str) -> FileRecord:
         with self._zip.open(self._info(arcname, method, len(data)), "w") as dest:
@@ -88,6 +112,10 @@ class TarGzWriter:
     """A ``.tar.gz`` with files at the root (SageMaker) or under ``<model>/`` (MMS)."""
 
     def __init__(self, path: Path, epoch: int, copier: HashingCopier, prefix: str, level: int):
+        import gzip  # only tarballs need these; a .mar build does not pay their import
+        import tarfile
+
+        self._tarfile = tarfile
         self._raw = open_fresh(path)
         self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=epoch, compresslevel=level)
         self._tar = tarfile.open(fileobj=self._gzip, mode="w", format=tarfile.PAX_FORMAT, copybufsize=1 << 20)
@@ -95,8 +123,8 @@ class TarGzWriter:
         self._copier = copier
         self._prefix = prefix
 
-    def _info(self, arcname: str, size: int, executable: bool = False) -> tarfile.TarInfo:
-        info = tarfile.TarInfo(self._prefix + arcname)
+    def _info(self, arcname: str, size: int, executable: bool = False) -> Any:
+        info = self._tarfile.TarInfo(self._prefix + arcname)
         info.size = size
         info.mtime = self._epoch
         info.mode = file_mode(executable)
@@ -134,7 +162,10 @@ class DirectoryWriter:
     def add_file(self, entry: SourceFile, method: str) -> FileRecord:
         target = self._target(entry.arcname)
         with target.open("wb") as dest:
-            record = self._copier.copy(entry, dest.write)
+            if entry.size >= KERNEL_COPY_MIN:
+                record = self._copier.copy_to_fd(entry, dest.fileno(), 0)[0]
+            else:
+                record = self._copier.copy(entry, dest.write)
         target.chmod(file_mode(entry.executable))
         return record
 

@@ -2,7 +2,8 @@
 
 Reads only the central directory / headers and the two small ``MAR-INF``
 files, plus whatever validation needs (JSON files and params headers), so
-inspecting a multi-GiB archive is quick.
+inspecting a multi-GiB archive is quick. Every entry that breaks the naming
+rule or the limits is an error problem (``inspect`` exits 3).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from model_archiver.reading.reader import open_archive
-from model_archiver.validation.report import Problem
+from model_archiver.validation.report import Problem, error
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,11 @@ def inspect_archive(path: str | Path, *, validate: bool = True) -> InspectReport
             InspectedFile(m.name, m.size, m.compressed_size, m.compression, getattr(record.get(m.name), "sha256", None))
             for m in (reader.members()[n] for n in reader.names())
         ]
-        problems: list[Problem] = []
+        problems: list[Problem] = [error(v.name, f"unsafe entry: {v.reason}", "archive.unsafe-entry")
+                                   for v in reader.violations]
         if validate:
             from model_archiver.validation import validate_archive
 
-            problems = validate_archive(reader)
+            problems += validate_archive(reader)
         size = sum(f.size for f in files) if archive.is_dir() else archive.stat().st_size
         return InspectReport(archive, reader.kind, size, reader.manifest, files, bool(record), problems)

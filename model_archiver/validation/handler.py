@@ -73,6 +73,9 @@ def check_handler_source(spec: HandlerSpec, file: str, source: bytes) -> list[Pr
                       "handler.syntax-error")]
     except ValueError as exc:  # e.g. null bytes
         return [error(file, f"not Python source ({exc})", "handler.syntax-error")]
+    except (RecursionError, MemoryError):
+        return [error(file, "nested too deeply for Python's parser; the worker cannot import it either",
+                      "handler.syntax-error")]
     facts = _ModuleFacts()
     _collect(tree.body, facts)
     entry = spec.function or DEFAULT_ENTRY

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,21 +19,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from model_archiver.safety import limits
 from model_archiver.sources import FileSource
 from model_archiver.validation.handler import HandlerSpec
 from model_archiver.validation.report import Problem, error
 
 log = logging.getLogger(__name__)
 
-IMPORT_TIMEOUT = 300.0
 _MESSAGE_LIMIT = 300
 _PROBE = Path(__file__).with_name("handler_probe.py")
 
 
 def check_import(
-    spec: HandlerSpec, file: str, source: FileSource, model_dir: Path | None, timeout: float = IMPORT_TIMEOUT
+    spec: HandlerSpec, file: str, source: FileSource, model_dir: Path | None, timeout: float | None = None
 ) -> list[Problem]:
-    """Import ``spec.module`` from the model files; one problem if that fails."""
+    """Import ``spec.module`` from the model files; one problem if that fails.
+
+    ``timeout`` defaults to the active limits' ``import_timeout`` (``--import-timeout``).
+    """
+    timeout = limits.active().import_timeout if timeout is None else timeout
     with _model_root(source, model_dir) as root, tempfile.TemporaryDirectory(prefix="ma-probe-") as scratch:
         result_file = Path(scratch, "result.json")
         command = [sys.executable, "-c", _PROBE.read_text("utf-8"), str(result_file), spec.module]
@@ -41,16 +46,59 @@ def check_import(
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
         log.info("importing handler %s in a subprocess", spec.text)
-        try:
-            completed = subprocess.run(command, cwd=root, env=env, capture_output=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return [error(file, f"importing '{spec.module}' did not finish in {timeout:.0f} s; move slow work "
-                                "from import time into initialize()", "handler.import-timeout")]
+        returncode, stderr = _run_group(command, root, env, timeout, Path(scratch))
+        if returncode is None:
+            return [error(file, f"importing '{spec.module}' did not finish in {timeout:g} s; move slow work "
+                                "from import time into initialize() (or raise --import-timeout)",
+                          "handler.import-timeout")]
         if not result_file.exists():
-            tail = _one_line(completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""])
+            tail = _one_line(stderr.strip().splitlines()[-1:] or [""])
             return [error(file, f"importing '{spec.module}' crashed the interpreter (exit code "
-                                f"{completed.returncode}) {tail}".rstrip(), "handler.import-crash")]
-        return _problems(spec, file, json.loads(result_file.read_text("utf-8")))
+                                f"{returncode}) {tail}".rstrip(), "handler.import-crash")]
+        return _problems(spec, file, _result(result_file))
+
+
+def _run_group(command: list[str], cwd: Path, env: dict[str, str], timeout: float,
+               scratch: Path) -> tuple[int | None, str]:
+    """Run ``command`` in its own process group; kill the whole group when done or out of time.
+
+    Output goes to files, not pipes, so a background process the handler
+    starts cannot keep us waiting for an end-of-file; whatever the handler
+    left running is killed with the group. Returns (exit code or None on
+    timeout, the stderr text).
+    """
+    out_path, err_path = scratch / "stdout", scratch / "stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                 start_new_session=True)
+        try:
+            returncode: int | None = child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        finally:
+            _kill_group(child)
+    with err_path.open("rb") as err:
+        tail = err.read()[-64 * 1024:]
+    return returncode, tail.decode("utf-8", "replace")
+
+
+def _kill_group(child: subprocess.Popen) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    child.wait()
+
+
+def _result(result_file: Path) -> dict:
+    """The probe's result; a handler that tampers with it gets an import-crash, not a traceback."""
+    try:
+        result = json.loads(result_file.read_bytes()[: 1 << 20])
+        if isinstance(result, dict) and {"ok", "stage", "error", "where"} <= set(result):
+            return result
+    except ValueError:
+        pass
+    return {"ok": False, "stage": "import", "error": "the probe's result file was unreadable", "where": ""}
 
 
 def _problems(spec: HandlerSpec, file: str, result: dict) -> list[Problem]:

@@ -132,10 +132,19 @@ def _dtypes(graph: Graph, known: dict[str, SavedParam], file: str) -> list[Probl
             problems.append(warning(file, f"'{param.key}' is {param.array.dtype} but {graph.file} declares "
                                           f"{declared_name}; MXNet will cast it at load time",
                                     "params.dtype-mismatch"))
-        elif not declared_name and param.array.dtype not in FLOAT_DTYPES:
+        elif not declared_name and param.array.dtype not in FLOAT_DTYPES and not _feeds_quantized_op(graph, name):
             problems.append(warning(file, f"'{param.key}' has non-float dtype {param.array.dtype}; check the "
                                           "export (weights are normally float32)", "params.non-float-dtype"))
     return problems
+
+
+def _feeds_quantized_op(graph: Graph, name: str) -> bool:
+    """Whether ``name`` is an input of an INT8 op (``quantize`` output): int8 weights are its point."""
+    uses = graph.consumers.get(name, [])
+    return bool(uses) and all(
+        "quantize" in consumer["op"] or str((consumer.get("attrs") or {}).get("quantized", "")).lower() == "true"
+        for consumer, _ in uses
+    )
 
 
 def _dtype_name(flag: str | None) -> str | None:

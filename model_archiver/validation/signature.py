@@ -7,10 +7,10 @@ failure to build time.
 """
 from __future__ import annotations
 
-import json
 import mimetypes
 from typing import Any
 
+from model_archiver.safety.json_members import parse
 from model_archiver.schema import schema_errors
 from model_archiver.validation.report import Problem, error, warning
 from model_archiver.validation.symbol import Graph
@@ -33,9 +33,9 @@ def known_mime_types() -> frozenset[str]:
 def load_signature(raw: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
     """Parse and schema-check; return the document only when it is usable for cross-checks."""
     try:
-        document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, [error(SIGNATURE_NAME, f"not valid JSON ({exc}); fix the syntax", "signature.invalid-json")]
+        document = parse(raw, SIGNATURE_NAME)
+    except ValueError as exc:
+        return None, [error(SIGNATURE_NAME, f"{exc}; fix the syntax", "signature.invalid-json")]
     problems = [
         error(SIGNATURE_NAME, f"{_display_path(path)}: {message}", "signature.schema")
         for path, message in schema_errors(document, "signature")

@@ -9,11 +9,11 @@ to an operator this module does not know is left "unknown" rather than guessed.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from model_archiver.safety.json_members import parse
 from model_archiver.validation.report import Problem, error
 
 ARG = "arg"
@@ -82,7 +82,7 @@ _PASSTHROUGH = frozenset(
         "make_loss",
     }
 )
-_INT = re.compile(r"-?\d+")
+_INT = re.compile(r"-?[0-9]{1,18}")
 
 
 @dataclass
@@ -180,9 +180,9 @@ class Graph:
 def parse_graph(raw: bytes, file: str) -> tuple[Graph | None, list[Problem]]:
     """Parse and structurally check a symbol file; problems instead of exceptions."""
     try:
-        document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, [error(file, f"not valid JSON ({exc}); re-export the model with HybridBlock.export", "symbol.invalid-json")]
+        document = parse(raw, file)
+    except ValueError as exc:
+        return None, [error(file, f"{exc}; re-export the model with HybridBlock.export", "symbol.invalid-json")]
     reason = _structure_error(document)
     if reason:
         return None, [error(file, f"not an MXNet graph: {reason}; re-export the model with HybridBlock.export", "symbol.malformed")]
@@ -201,6 +201,10 @@ def _structure_error(document: Any) -> str | None:
             return f"nodes[{index}] lacks 'op' or 'name'"
         if not isinstance(node.get("inputs"), list) or not all(_is_ref(e, index) for e in node["inputs"]):
             return f"nodes[{index}] ('{node['name']}') has inputs that are not earlier nodes"
+        for key in ("attrs", "attr", "param"):
+            attrs = node.get(key)
+            if attrs is not None and not (isinstance(attrs, dict) and all(isinstance(v, str) for v in attrs.values())):
+                return f"nodes[{index}] ('{node['name']}') has '{key}' that is not an object of strings"
     for index in document["arg_nodes"]:
         if not (isinstance(index, int) and 0 <= index < len(nodes) and nodes[index]["op"] == "null"):
             return f"arg_nodes entry {index!r} is not a variable node"
@@ -225,7 +229,8 @@ def _attrs(node: dict[str, Any]) -> dict[str, str]:
 
 def _int_attr(node: dict[str, Any], key: str) -> int | None:
     value = _attrs(node).get(key)
-    return int(value) if isinstance(value, str) and value.strip().lstrip("-").isdigit() else None
+    text = value.strip() if isinstance(value, str) else ""
+    return int(text) if text.lstrip("-").isdigit() and text.isascii() and len(text) <= 18 else None
 
 
 def _tuple_attr(node: dict[str, Any], key: str) -> tuple[int, ...] | None:

@@ -10,6 +10,11 @@ handlers usually get wrong:
   :meth:`reject` when overriding :meth:`preprocess` wholesale). Only that slot
   gets the 4xx status and a JSON error body; the rest of the batch is still
   predicted. The bookkeeping is reset at every call, so nothing sticks.
+* **Hostile bodies stay one slot's problem.** Bodies are decoded by the SDK
+  within :attr:`request_limits` (the MMS worker's own decoding, which dies on
+  malformed JSON, is switched off: :mod:`service_sdk.request_bodies`), and
+  NaN/infinite tensors are refused unless :attr:`allow_non_finite` is set
+  (:mod:`service_sdk.request_limits`).
 * **Server errors stay server errors.** Any other exception propagates, so MMS
   answers 503 for the batch, and ``MemoryError`` reaches MMS, which answers 507.
 * **A load-time entry point.** ``handle = MyService.entry_point()`` at module
@@ -31,13 +36,14 @@ import time
 from typing import Any, Callable, Optional
 
 from service_sdk.errors import RequestError, ServiceError
+from service_sdk.request_bodies import claim_body_decoding, decode_batch, in_mms_worker, request_body, request_json
+from service_sdk.request_limits import DEFAULT_LIMITS, RequestLimits, check_finite
 
 __all__ = ["ModelService", "RequestError", "ServiceError", "request_body", "request_json"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Optional[list], Any], Optional[list]]
-BODY_KEYS = ("body", "data")
 JSON_CONTENT_TYPE = "application/json"
 
 
@@ -55,7 +61,19 @@ class ModelService(ABC):
     ``postprocess(output)``
         Returns one JSON-serialisable value (or ``bytes``/``str``) per
         surviving request, in order.
+
+    Class attributes:
+
+    ``request_limits``
+        a :class:`~service_sdk.request_limits.RequestLimits`: size, depth and
+        digit bounds for JSON bodies the SDK decodes.
+    ``allow_non_finite`` (False)
+        accept NaN and infinities in the arrays ``preprocess_request`` returns;
+        by default such a request is refused with 400.
     """
+
+    request_limits: RequestLimits = DEFAULT_LIMITS
+    allow_non_finite: bool = False
 
     def __init__(self) -> None:
         self.context: Any = None
@@ -84,6 +102,7 @@ class ModelService(ABC):
 
     def initialize(self, context: Any) -> None:
         """Load the model. Subclasses call ``super().initialize(context)`` first."""
+        claim_body_decoding(context)
         self.context = context
         self.initialized = True
 
@@ -110,6 +129,7 @@ class ModelService(ABC):
 
     def handle(self, data: Optional[list], context: Any) -> Optional[list]:
         """MMS's entry point: initialise on first call, then serve ``data``."""
+        claim_body_decoding(context)
         if not self.initialized:
             self.initialize(context)
         if data is None:
@@ -120,11 +140,13 @@ class ModelService(ABC):
     # -- stage hooks ---------------------------------------------------------
 
     def preprocess(self, batch: list) -> Any:
-        """Decode every request; bad ones are rejected, the rest collated."""
+        """Decode every request; bad ones (see :func:`check_finite` too) are rejected, the rest collated."""
         items = []
         for idx, request in enumerate(batch):
             try:
-                items.append(self.preprocess_request(request, idx))
+                item = self.preprocess_request(request, idx)
+                check_finite(item, self.allow_non_finite)
+                items.append(item)
             except RequestError as exc:
                 self.reject(idx, exc)
         # A batch whose every request was rejected has nothing to collate (or run).
@@ -160,7 +182,7 @@ class ModelService(ABC):
     def _serve(self, data: list) -> list:
         self._rejected = {}
         try:
-            model_input = self._timed("PreprocessTime", self.preprocess, data)
+            model_input = self._timed("PreprocessTime", self._decode_and_preprocess, data)
             alive = [idx for idx in range(len(data)) if idx not in self._rejected]
             responses = self._predict(model_input) if alive else []
         except RequestError as exc:
@@ -174,6 +196,9 @@ class ModelService(ABC):
             )
         return self._assemble(len(data), alive, responses)
 
+    def _decode_and_preprocess(self, data: list) -> Any:
+        return self.preprocess(decode_batch(data, self.context, self.request_limits))
+
     def _predict(self, model_input: Any) -> list:
         output = self._timed("InferenceTime", self.inference, model_input)
         return list(self._timed("PostprocessTime", self.postprocess, output))
@@ -182,10 +207,17 @@ class ModelService(ABC):
         results: list = [None] * size
         for idx, response in zip(alive, responses):
             results[idx] = response
+        # MMS 1.1.11's frontend cannot read a response-header map that arrives
+        # split across two socket reads (CodecUtils.readMap ignores its own
+        # buffer-underrun signal): the whole batch then fails with "Worker
+        # died" and the worker is restarted. A batch answer over ~2 KB is read
+        # in pieces, so in a real MMS worker error slots carry no headers (no
+        # Content-Type); the JSON body says what went wrong.
+        headers = getattr(self.context, "request_processor", None) and not in_mms_worker()
         for idx, error in self._rejected.items():
             results[idx] = json.dumps(error.to_body())
             self.context.set_response_status(error.status, error.phrase, idx)
-            if getattr(self.context, "request_processor", None):
+            if headers:
                 self.context.set_response_content_type(idx, JSON_CONTENT_TYPE)
         return results
 
@@ -197,38 +229,3 @@ class ModelService(ABC):
             metrics.add_time(metric, round((time.perf_counter() - started) * 1000.0, 3))
         return result
 
-
-def request_body(request: dict) -> Any:
-    """The payload of one request: ``body`` or ``data``, else its only parameter.
-
-    MMS delivers a raw POST body as ``body`` (or ``data``); multipart fields
-    come under their own names. JSON bodies arrive already parsed and text as
-    ``str``; everything else as ``bytes``.
-    """
-    if not isinstance(request, dict):
-        raise RequestError("malformed request: expected a mapping of parameters")
-    value = next((request[key] for key in BODY_KEYS if request.get(key) is not None), None)
-    if value is None and len(request) == 1:
-        value = next(iter(request.values()))
-    if value is None:
-        names = ", ".join(sorted(request)) or "none"
-        raise RequestError(f"no request body found (parameters: {names})")
-    if isinstance(value, (bytes, bytearray, str)) and len(value) == 0:
-        raise RequestError("empty request body")
-    return value
-
-
-def request_json(request: dict) -> Any:
-    """The request body parsed as JSON (MMS may already have parsed it)."""
-    value = request_body(request)
-    if isinstance(value, (bytes, bytearray)):
-        try:
-            value = value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise RequestError("request body is not UTF-8 JSON") from None
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise RequestError(f"request body is not valid JSON: {exc}") from None
-    return value

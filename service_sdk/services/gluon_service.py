@@ -1,7 +1,13 @@
 """``GluonService``: serve a Gluon ``HybridBlock`` or ``SymbolBlock``.
 
-Request decoding, batching (padding a short last batch) and responses are
-those of :class:`MXNetModelService`; only loading and the forward pass differ.
+Request decoding, batching and responses are those of
+:class:`MXNetModelService`; only loading and the forward pass differ. A
+hybridized block keeps one cached graph per bucket size (1, 2, 4, ... up to the
+batch size): with static shapes, one graph fed a new shape re-plans and
+re-allocates its memory on every change, so each bucket gets its own
+``SymbolBlock`` over the same ``Parameter`` objects (the weights are not copied),
+built on first use. A block that is not hybridized runs every batch at its own
+size, unpadded.
 Override :meth:`build_network` to construct your own block and load its
 parameters, e.g.::
 
@@ -70,23 +76,53 @@ class GluonService(MXNetModelService):
         if not isinstance(net, mx.gluon.Block):
             raise ServiceError(f"build_network() returned {type(net).__name__}, not a Gluon Block")
         net.collect_params().reset_ctx(self.device_choice.model_context())
-        if self.hybridize and isinstance(net, mx.gluon.HybridBlock):
-            options = {"static_alloc": True, "static_shape": True}
-            if self.device_choice.backend:
-                options["backend"] = self.device_choice.backend
-            net.hybridize(**options)
+        hybrid = self.hybridize and isinstance(net, mx.gluon.HybridBlock)
+        if hybrid:
+            self._hybridize(net)
+        else:  # any batch runs as it is: nothing to gain from padding
+            self.bucket_sizes = list(range(1, self.batch_size + 1))
         self.net = net
+        self._blocks = {self.batch_size: net}
         self.output_names = [spec.name for spec in self.signature.outputs]
-        log.info("serving %s (hybridized: %s) on %s", type(net).__name__,
-                 self.hybridize and isinstance(net, mx.gluon.HybridBlock), self.device_choice)
+        log.info("serving %s (hybridized: %s) on %s", type(net).__name__, hybrid, self.device_choice)
+
+    def _hybridize(self, block: Any) -> None:
+        options = {"static_alloc": True, "static_shape": True}
+        if self.device_choice.backend:
+            options["backend"] = self.device_choice.backend
+        block.hybridize(**options)
+
+    def executor(self, size: int) -> Any:
+        """The block that runs batches of ``size``: a per-size graph sharing the served block's parameters."""
+        import mxnet as mx
+
+        block = self._blocks.get(size)
+        if block is not None:
+            return block
+        if not (self.hybridize and isinstance(self.net, mx.gluon.HybridBlock)):
+            return self.net
+        inputs = [mx.sym.var(spec.name) for spec in self.signature.inputs]
+        outputs = self.net(*inputs)
+        with warnings.catch_warnings():  # MXNet warns that it cannot infer the inputs' dtype; float32 is used
+            warnings.simplefilter("ignore", UserWarning)
+            block = mx.gluon.SymbolBlock(outputs, inputs, params=self.net.collect_params())
+        self._hybridize(block)
+        self._blocks[size] = block
+        log.info("built a cached graph for batches of %d", size)
+        return block
+
+    @property
+    def executor_sizes(self) -> list[int]:
+        return sorted(self._blocks)
 
     def run_batch(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         import mxnet as mx
 
+        block = self.executor(self._batch_of(arrays))
         inputs = [mx.nd.array(a, ctx=input_context()) for a in arrays]
         if self.device_choice.copies_inputs:
             inputs = [x.as_in_context(self.device_choice.model_context()) for x in inputs]
-        outputs = self.net(*inputs)
+        outputs = block(*inputs)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         if not self.output_names:
             self.output_names = [f"output{i}" for i in range(len(outputs))]

@@ -9,15 +9,26 @@ A warm-up forward at load surfaces shape errors at registration time.
 
 Per batch, requests are JSON tensors (a nested list for a single-input model,
 or an object keyed by input name) or ``.npy`` bytes; they are stacked on the
-batch axis, run in chunks of the bound batch size (a short last chunk is
-zero-padded and the padding dropped), and each request gets
-``{output_name: nested list}`` back.
+batch axis and each request gets ``{output_name: nested list}`` back.
+
+A batch costs what it holds, not the registered batch size: MMS hands over
+however many requests arrived within ``max_batch_delay``, most often one under
+light load. Executors exist for the bucket sizes 1, 2, 4, ... up to the batch
+size (:func:`~service_sdk.utils.ndarray.bucket_sizes`), each bound on first use
+with ``shared_module`` so it shares the parameters and the activation memory of
+the full-size one; a batch runs on the smallest bucket that holds it, padded
+with zeros up to that bucket only. On CPU, MXNet's default MKLDNN subgraph
+backend folds BatchNorm into each executor's own copy of the convolution
+weights, so an extra executor costs about the size of those weights (ResNet-18:
+~58 MB each; ~1-3 MB with ``MXNET_SUBGRAPH_BACKEND=NONE``, which runs ~25%
+slower); ``batch_buckets`` limits the sizes kept.
 """
 from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any, Optional
+from collections import Counter
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -27,7 +38,7 @@ from service_sdk.errors import ServiceError
 from service_sdk.services.base import ModelService
 from service_sdk.signature import Signature, load_signature
 from service_sdk.tensor_requests import as_item, request_values
-from service_sdk.utils.ndarray import batch_ranges, pad_to, take
+from service_sdk.utils.ndarray import batch_ranges, bucket_for, bucket_sizes, pad_to, take
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +57,25 @@ class MXNetModelService(ModelService):
         ``SERVICE_SDK_DEVICE`` environment variable overrides it.
     ``capabilities``
         a :class:`~service_sdk.device.Capabilities` to use instead of probing MXNet.
+    ``batch_buckets``
+        the batch sizes below the registered one that get their own executor;
+        ``None`` (default) means 1, 2, 4, ...; ``()`` keeps only the full-size
+        executor (every batch padded to it), for models too large to hold
+        another copy of their fused weights.
     """
 
     model_prefix: Optional[str] = None
     epoch: Optional[int] = None
     device: Optional[str] = None
     capabilities: Optional[Capabilities] = None
+    batch_buckets: Optional[Sequence[int]] = None
 
     signature: Signature
     device_choice: DeviceChoice
     output_names: list[str]
     output_shapes: list[tuple[int, ...]]
+    bucket_sizes: list[int]
+    executor_runs: Counter
 
     def initialize(self, context: Any) -> None:
         """Read the signature, choose the device, load and warm up the model.
@@ -70,6 +89,10 @@ class MXNetModelService(ModelService):
         self.check_signature(self.signature)
         self.device_choice = select_device(self.gpu_id, requested_device(self.device), self.capabilities)
         log_choice(self.device_choice, self.model_name)
+        self.bucket_sizes = (bucket_sizes(self.batch_size) if self.batch_buckets is None else
+                             sorted({int(b) for b in self.batch_buckets if 0 < int(b) < self.batch_size}
+                                    | {self.batch_size}))
+        self.executor_runs = Counter()
         self.load_model()
         warm = self.run_batch([np.zeros(spec.bound_shape(self.batch_size), dtype=np.float32)
                                for spec in self.signature.inputs])
@@ -86,27 +109,47 @@ class MXNetModelService(ModelService):
     # -- loading ------------------------------------------------------------
 
     def load_model(self) -> None:
-        """Load the checkpoint and bind it on the chosen device."""
-        import mxnet as mx
-
+        """Load the checkpoint and bind it on the chosen device at the full batch size."""
         prefix, epoch = find_checkpoint(self.model_dir, self.model_prefix or self.model_name or None, self.epoch)
         symbol, arg_params, aux_params = load_checkpoint(prefix, epoch)
         context = self.device_choice.model_context()
         data_names = [spec.name for spec in self.signature.inputs]
-        label_names = self._check_params(symbol, data_names, arg_params, aux_params, prefix)
+        self._label_names = self._check_params(symbol, data_names, arg_params, aux_params, prefix)
         if self.device_choice.backend:
             symbol = symbol.optimize_for(self.device_choice.backend, arg_params, aux_params, ctx=context)
-        module = mx.mod.Module(symbol, data_names=data_names, label_names=label_names or None, context=context)
-        with warnings.catch_warnings():  # label arguments are unused in inference; MXNet warns about them
-            warnings.simplefilter("ignore", UserWarning)
-            module.bind(for_training=False,
-                        data_shapes=[(spec.name, spec.bound_shape(self.batch_size)) for spec in self.signature.inputs])
+        self.symbol = symbol
+        module = self._bind(self.batch_size, shared=None)
         module.set_params(arg_params, aux_params, allow_missing=False, allow_extra=True)
         self.module = module
-        self.symbol = symbol
+        self._modules = {self.batch_size: module}
         self.output_names = list(module.output_names)
-        log.info("loaded %s-%04d.params: %d inputs, outputs %s, batch size %d",
-                 prefix, epoch, len(data_names), self.output_names, self.batch_size)
+        log.info("loaded %s-%04d.params: %d inputs, outputs %s, batch size %d (buckets %s)",
+                 prefix, epoch, len(data_names), self.output_names, self.batch_size, self.bucket_sizes)
+
+    def _bind(self, size: int, shared: Any) -> Any:
+        """A Module bound for ``size`` items; with ``shared``, reusing its parameters and memory."""
+        import mxnet as mx
+
+        module = mx.mod.Module(self.symbol, data_names=[spec.name for spec in self.signature.inputs],
+                               label_names=self._label_names or None, context=self.device_choice.model_context())
+        with warnings.catch_warnings():  # label arguments are unused in inference; MXNet warns about them
+            warnings.simplefilter("ignore", UserWarning)
+            module.bind(for_training=False, shared_module=shared,
+                        data_shapes=[(spec.name, spec.bound_shape(size)) for spec in self.signature.inputs])
+        return module
+
+    def executor(self, size: int) -> Any:
+        """The Module bound for ``size`` items, bound on first use beside the full-size one."""
+        module = self._modules.get(size)
+        if module is None:
+            module = self._modules[size] = self._bind(size, shared=self.module)
+            log.info("bound an executor for batches of %d", size)
+        return module
+
+    @property
+    def executor_sizes(self) -> list[int]:
+        """The batch sizes executors exist for so far."""
+        return sorted(self._modules)
 
     @staticmethod
     def _check_params(symbol: Any, data_names: list[str], arg_params: dict, aux_params: dict,
@@ -133,26 +176,37 @@ class MXNetModelService(ModelService):
     # -- inference ----------------------------------------------------------
 
     def inference(self, model_input: list[np.ndarray]) -> list[np.ndarray]:
-        """Run stacked inputs (one array per signature input) in batches of the bound size."""
+        """Run stacked inputs (one array per signature input), each chunk on the smallest bucket that holds it."""
         total = model_input[0].shape[self.signature.inputs[0].batch_axis]
         chunks = []
         for start, stop in batch_ranges(total, self.batch_size):
-            parts = [pad_to(take(array, start, stop, spec.batch_axis), self.batch_size, spec.batch_axis)
+            size = bucket_for(stop - start, self.bucket_sizes)
+            parts = [pad_to(take(array, start, stop, spec.batch_axis), size, spec.batch_axis)
                      for array, spec in zip(model_input, self.signature.inputs)]
             outputs = self.run_batch(parts)
-            chunks.append([take(out, 0, stop - start, self._output_axis(i)) for i, out in enumerate(outputs)])
+            self.executor_runs[size] += 1
+            if size == stop - start:
+                chunks.append(outputs)
+            else:
+                chunks.append([take(out, 0, stop - start, self._output_axis(i)) for i, out in enumerate(outputs)])
+        if len(chunks) == 1:
+            return chunks[0]
         return [np.concatenate([chunk[i] for chunk in chunks], axis=self._output_axis(i))
                 for i in range(len(chunks[0]))]
 
+    def _batch_of(self, arrays: list[np.ndarray]) -> int:
+        return arrays[0].shape[self.signature.inputs[0].batch_axis]
+
     def run_batch(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        """One forward pass on arrays shaped for the bound batch; one array per graph output."""
+        """One forward pass on the executor for the arrays' batch size; one array per graph output."""
         import mxnet as mx
 
         from service_sdk.device import input_context
 
+        module = self.executor(self._batch_of(arrays))
         batch = mx.io.DataBatch(data=[mx.nd.array(a, ctx=input_context()) for a in arrays])
-        self.module.forward(batch, is_train=False)
-        return [out.asnumpy() for out in self.module.get_outputs()]
+        module.forward(batch, is_train=False)
+        return [out.asnumpy() for out in module.get_outputs()]
 
     def _output_axis(self, index: int) -> int:
         spec = self.signature.output_spec(index)

@@ -95,9 +95,11 @@ class VisionMixin:
         return labels
 
     def preprocess_request(self, request: dict, idx: int) -> list[np.ndarray]:
-        picture = imaging.read_image(request_body(request), self.image_mode, self.image_size, self.max_image_pixels)
-        pixels = imaging.to_array(imaging.fit(picture, self.image_size, self.resize_mode))
-        return [imaging.to_chw(imaging.normalize(pixels, self.scale, self.mean, self.std))]
+        side = max(self.image_size)  # center_crop scales the shorter side to this
+        draft = self.image_size if self.resize_mode == "stretch" else (side, side)
+        picture = imaging.read_image(request_body(request), self.image_mode, draft, self.max_image_pixels)
+        return [imaging.to_tensor(imaging.fit(picture, self.image_size, self.resize_mode),
+                                  self.scale, self.mean, self.std)]
 
     def postprocess(self, output: list[np.ndarray]) -> list:
         scores = output[0].reshape(output[0].shape[0], -1)

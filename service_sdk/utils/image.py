@@ -22,6 +22,10 @@ from service_sdk.errors import RequestError
 # 40 megapixels: any camera photo, while bounding the decode buffer (~120 MB RGB).
 DEFAULT_MAX_PIXELS = 40_000_000
 MODES = {1: "L", 3: "RGB"}
+# What Pillow's decoders raise on hostile bytes, all meaning "not a usable image" (a
+# 400 for that request): beyond OSError/ValueError, tests/test_fuzz_requests.py found
+# TypeError (TIFF, IM headers), NotImplementedError (DDS), AttributeError (SPIDER).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, TypeError, NotImplementedError, AttributeError)
 
 
 def read_image(data: bytes, mode: str = "RGB", size_hint: Optional[tuple[int, int]] = None,
@@ -37,7 +41,7 @@ def read_image(data: bytes, mode: str = "RGB", size_hint: Optional[tuple[int, in
         raise RequestError(f"image refused: {exc}", status=413) from None
     except UnidentifiedImageError:
         raise RequestError("request body is not an image in a format Pillow can decode") from None
-    except (OSError, ValueError, SyntaxError) as exc:
+    except DECODE_ERRORS as exc:
         raise RequestError(f"request body is not a decodable image: {exc}") from None
     width, height = image.size
     if width * height > max_pixels:
@@ -46,8 +50,8 @@ def read_image(data: bytes, mode: str = "RGB", size_hint: Optional[tuple[int, in
         image.draft(mode, size_hint)
     try:
         image.load()
-        return image.convert(mode)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        return image if image.mode == mode else image.convert(mode)
+    except (*DECODE_ERRORS, Image.DecompressionBombError) as exc:
         raise RequestError(f"image could not be decoded: {exc}") from None
 
 
@@ -73,13 +77,61 @@ def center_crop(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return image.crop((left, top, left + crop_w, top + crop_h))
 
 
-def fit(image: Image.Image, size: tuple[int, int], mode: str = "stretch") -> Image.Image:
-    """Bring an image to ``size``: ``stretch`` resizes, ``center_crop`` resizes the shorter side then crops."""
+def fit(image: Image.Image, size: tuple[int, int], mode: str = "stretch",
+        resample: Optional[int] = None) -> Image.Image:
+    """Bring an image to ``size``: ``stretch`` resizes, ``center_crop`` scales the shorter side to
+    ``max(size)`` and keeps the centre.
+
+    Both are one resampling pass: the crop is the source box of the resize, so
+    no intermediate image is made and only the kept pixels are resampled. The
+    default filter averages pixel areas (``BOX``) when shrinking - what MMS's
+    own vision service does (OpenCV's area interpolation), ~30% cheaper than
+    Pillow's bilinear - and is bilinear when enlarging.
+    """
     if mode == "stretch":
-        return resize(image, size)
-    if mode == "center_crop":
-        return center_crop(resize_shorter(image, max(size)), size)
-    raise ValueError(f"unknown resize mode {mode!r}: use 'stretch' or 'center_crop'")
+        box = None
+    elif mode == "center_crop":
+        box = _center_box(image.size, size)
+    else:
+        raise ValueError(f"unknown resize mode {mode!r}: use 'stretch' or 'center_crop'")
+    if box is None and image.size == tuple(size):
+        return image
+    if resample is None:
+        source_w, source_h = image.size if box is None else (box[2] - box[0], box[3] - box[1])
+        resample = Image.BOX if source_w >= size[0] and source_h >= size[1] else Image.BILINEAR
+    return image.resize(tuple(size), resample, box=box)
+
+
+def _center_box(source: tuple[int, int], size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The source region that :func:`resize_shorter` to ``max(size)`` then :func:`center_crop` keeps."""
+    width, height = source
+    scale = max(size) / min(width, height)
+    crop_w, crop_h = min(size[0] / scale, width), min(size[1] / scale, height)
+    left, top = (width - crop_w) / 2, (height - crop_h) / 2
+    return left, top, left + crop_w, top + crop_h
+
+
+def to_tensor(image: Image.Image, scale: float = 1.0, mean: Optional[Sequence[float]] = None,
+              std: Optional[Sequence[float]] = None) -> np.ndarray:
+    """``(C, H, W)`` float32 ``(pixel * scale - mean) / std``, straight from the image's bytes.
+
+    The same values as ``to_chw(normalize(to_array(image), ...))`` in one pass:
+    the uint8 pixels are converted to float once, already in CHW order, and
+    the normalisation is folded into one multiply-add per channel.
+    """
+    pixels = np.asarray(image)
+    pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
+    channels = pixels.shape[2]
+    factor = np.full(channels, scale, dtype=np.float32)
+    offset = np.zeros(channels, dtype=np.float32) if mean is None else np.asarray(mean, dtype=np.float32)
+    if std is not None:
+        factor /= np.asarray(std, dtype=np.float32)
+        offset /= np.asarray(std, dtype=np.float32)
+    out = np.empty((channels, *pixels.shape[:2]), dtype=np.float32)
+    np.multiply(pixels.transpose(2, 0, 1), factor[:, None, None], out=out)
+    if offset.any():
+        out -= offset[:, None, None]
+    return out
 
 
 def to_array(image: Image.Image) -> np.ndarray:

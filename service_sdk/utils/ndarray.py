@@ -41,3 +41,20 @@ def pad_to(array: np.ndarray, size: int, axis: int = 0) -> np.ndarray:
     widths = [(0, 0)] * array.ndim
     widths[axis] = (0, missing)
     return np.pad(array, widths)
+
+
+def bucket_sizes(batch_size: int) -> list[int]:
+    """The batch sizes a service keeps executors for: powers of two below ``batch_size``, then it.
+
+    A batch of ``n`` items runs on the smallest bucket >= ``n``, so it pays for
+    at most twice its own size and a lone request for exactly one item.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
+    sizes = [1 << i for i in range(batch_size.bit_length()) if 1 << i < batch_size]
+    return sizes + [batch_size]
+
+
+def bucket_for(count: int, sizes: list[int]) -> int:
+    """The smallest of the ascending ``sizes`` that holds ``count`` items (the largest if none does)."""
+    return next((size for size in sizes if size >= count), sizes[-1])

@@ -4,8 +4,7 @@ The stages are yours: load in initialize, decode one request in
 preprocess_request, run the batch in inference, shape answers in postprocess.
 As shipped it is a working example without a model: it counts the words of
 each request's "text" so the batch plumbing can be tried end to end.
-  model-archiver --model-name NAME --model-path . --handler model_handler:handle --export-path OUT
-  model-archiver run OUT/NAME.mar --input request.json
+Build and try it with the steps in README-service.md (they end in a 200).
 """
 from service_sdk import ModelService, RequestError
 from service_sdk.services.base import request_json

@@ -5,7 +5,7 @@ By default the block is imported from NAME-symbol.json / NAME-0000.params
 class instead, override build_network (example below) and ship its
 parameters file. signature.json names the inputs and their shapes
 ([0, ...], 0 = batch). Requests and answers are as in the MXNet template.
-  model-archiver --model-name NAME --model-path . --handler model_handler:handle --export-path OUT
+Build and try it with the steps in README-service.md (they end in a 200).
 """
 from service_sdk.services import GluonService
 

@@ -5,8 +5,7 @@ Next to this file put your model, named after the model name you archive with:
   signature.json                       every input's name and shape ([0, ...], 0 = batch)
 Requests are JSON: a nested list for a single-input model, or an object keyed
 by input name; .npy bytes also work. Each answer is {output_name: nested list}.
-  model-archiver --model-name NAME --model-path . --handler model_handler:handle --export-path OUT
-  model-archiver run OUT/NAME.mar --input request.json
+Build and try it with the steps in README-service.md (they end in a 200).
 """
 from service_sdk.services import MXNetModelService
 

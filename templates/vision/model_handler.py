@@ -4,9 +4,7 @@ Next to this file put your model, named after the model name you archive with:
   NAME-symbol.json, NAME-0000.params   the MXNet checkpoint
   signature.json                       input [0, C, H, W] (C = 1 or 3) and output shapes
   synset.txt                           one class label per line, in output order
-Archive and try it:
-  model-archiver --model-name NAME --model-path . --handler model_handler:handle --export-path OUT
-  model-archiver run OUT/NAME.mar --input picture.jpg
+Build and try it with the steps in README-service.md (they end in a 200).
 """
 from service_sdk.services import MXNetVisionService
 

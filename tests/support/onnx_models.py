@@ -188,3 +188,102 @@ def save(model: onnx.ModelProto, path: Path) -> Path:
     """Write ``model`` to ``path`` (no checks: malformed models are written as they are)."""
     path.write_bytes(model.SerializeToString())
     return path
+
+
+# -- models for the semantics the importer used to get wrong, and ops it lacked ----------------
+
+def light_model(name: str, seed: int = SEED) -> onnx.ModelProto:
+    """A model-zoo architecture from the onnx wheel's ``light/`` test data (e.g. ``shufflenet``)
+    with *random weights* (He-scaled normal, 1-D tensors uniform in [0.5, 1.5)) in place of
+    the ``ConstantOfShape`` nodes the file ships, listed as IR-3 graph inputs as the zoo did."""
+    path = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / f"light_{name}.onnx"
+    model = onnx.load(str(path))
+    rng = _rng(seed)
+    shapes = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    kept, weights = [], []
+    for node in model.graph.node:
+        if node.op_type == "ConstantOfShape" and node.input[0] in shapes:
+            shape = tuple(int(d) for d in shapes[node.input[0]])
+            fan_in = max(1, int(np.prod(shape[1:]))) if len(shape) > 1 else 1
+            value = rng.normal(0, np.sqrt(2.0 / fan_in), shape) if len(shape) > 1 else rng.uniform(0.5, 1.5, shape)
+            weights.append(_weight(node.output[0], value.astype("float32")))
+        else:
+            kept.append(node)
+    used = {name for node in kept for name in node.input}
+    graph = model.graph
+    del graph.node[:]
+    graph.node.extend(kept)
+    dropped = {t.name for t in graph.initializer if t.name not in used}
+    constants = [t for t in graph.initializer if t.name in used] + weights
+    del graph.initializer[:]
+    graph.initializer.extend(constants)
+    inputs = [i for i in graph.input if i.name not in dropped]
+    del graph.input[:]
+    graph.input.extend(inputs)
+    listed = {i.name for i in graph.input}
+    graph.input.extend(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                       for t in weights if t.name not in listed)
+    return model
+
+
+def padded_pools(opset: int = 13) -> onnx.ModelProto:
+    """Conv -> AveragePool (pads, default count_include_pad=0) -> LpPool (p=2 on signed values)
+    -> Gemm logits -> Softmax: the padded average was off by the zeros MXNet counted, which
+    only the logits (not the probabilities) showed."""
+    rng = _rng()
+    weights = [
+        _weight("conv.weight", rng.normal(0, 0.5, (3, 2, 3, 3)).astype("float32")),
+        _weight("fc.weight", rng.normal(0, 0.3, (3 * 3 * 3, 4)).astype("float32")),
+        _weight("fc.bias", rng.normal(0, 0.1, 4).astype("float32")),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "conv.weight"], ["conv"], pads=[1, 1, 1, 1]),
+        helper.make_node("AveragePool", ["conv"], ["avg"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("LpPool", ["avg"], ["lp"], kernel_shape=[2, 2], strides=[1, 1], pads=[0, 0, 1, 1], p=2),
+        helper.make_node("Flatten", ["lp"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "fc.weight", "fc.bias"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+    ]
+    return _model(nodes, [_float_input("x", [1, 2, 6, 6])], [_float_input("probabilities", [1, 4])], weights, opset)
+
+
+def argmax_last(opset: int = 13) -> onnx.ModelProto:
+    """ArgMax/ArgMin with ``select_last_index=1`` (ties: the last index wins), as float outputs."""
+    nodes = [
+        helper.make_node("ArgMax", ["x"], ["last_max"], axis=1, keepdims=0, select_last_index=1),
+        helper.make_node("ArgMin", ["x"], ["last_min"], axis=-1, keepdims=1, select_last_index=1),
+        helper.make_node("Cast", ["last_max"], ["max_index"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["last_min"], ["min_index"], to=TensorProto.FLOAT),
+    ]
+    return _model(nodes, [_float_input("x", [2, 5, 3])],
+                  [_float_input("max_index", [2, 3]), _float_input("min_index", [2, 5, 1])], [], opset)
+
+
+def newer_ops(opset: int = 17) -> onnx.ModelProto:
+    """Ops MXNet's importer lacked, in one graph: ConvTranspose with ``output_shape``, a
+    Reshape that baked the export batch (1) into its target, LayerNormalization, Erf,
+    Where, Tile, an unequal Split and CastLike."""
+    rng = _rng()
+    weights = [
+        _weight("deconv.weight", rng.normal(0, 0.4, (2, 3, 3, 3)).astype("float32")),
+        _weight("rows_shape", np.array([1, 3, 64], np.int64)),
+        _weight("ln.scale", rng.uniform(0.5, 1.5, 64).astype("float32")),
+        _weight("ln.bias", rng.normal(0, 0.1, 64).astype("float32")),
+        _weight("zero", np.zeros(1, "float32")),
+        _weight("repeats", np.array([1, 1, 2], np.int64)),
+        _weight("sizes", np.array([3, 125], np.int64)),
+        _weight("like", np.zeros(1, "float32")),
+    ]
+    nodes = [
+        helper.make_node("ConvTranspose", ["x", "deconv.weight"], ["up"], strides=[2, 2], output_shape=[8, 8]),
+        helper.make_node("Reshape", ["up", "rows_shape"], ["rows"]),
+        helper.make_node("LayerNormalization", ["rows", "ln.scale", "ln.bias"], ["normed"], axis=-1),
+        helper.make_node("Erf", ["normed"], ["erf"]),
+        helper.make_node("Greater", ["normed", "zero"], ["positive"]),
+        helper.make_node("Where", ["positive", "erf", "normed"], ["picked"]),
+        helper.make_node("Tile", ["picked", "repeats"], ["tiled"]),
+        helper.make_node("Split", ["tiled", "sizes"], ["head", "tail"], axis=2),
+        helper.make_node("CastLike", ["tail", "like"], ["out"]),
+    ]
+    outputs = [_float_input("out", [1, 3, 125]), _float_input("head", [1, 3, 3])]
+    return _model(nodes, [_float_input("x", [1, 2, 4, 4])], outputs, weights, opset)
