@@ -8,8 +8,23 @@ any MMS worker. A handler module is typically::
 
     handle = MXNetVisionService.entry_point()
 """
-from service_sdk.context import Context
-from service_sdk.errors import RequestError, ServiceError
-from service_sdk.services.base import ModelService
+from typing import Any
 
-__all__ = ["Context", "ModelService", "RequestError", "ServiceError"]
+# Loaded on first use: model_archiver imports service_sdk.utils.bounded_json
+# at start-up and should not pay for the service classes too.
+_EXPORTS = {
+    "Context": "service_sdk.context",
+    "ModelService": "service_sdk.services.base",
+    "RequestError": "service_sdk.errors",
+    "ServiceError": "service_sdk.errors",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

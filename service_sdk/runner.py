@@ -18,7 +18,6 @@ import logging
 import mimetypes
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -192,20 +191,31 @@ def _child_env() -> dict:
 
 
 def _run_child(job: Path, timeout: float, model_name: str) -> dict:
+    """Run the model process; whatever the handler starts is killed with it (see ``run_in_group``)."""
+    from model_archiver.safety.child_process import run_in_group
+
     command = [sys.executable, "-c", _BOOTSTRAP, str(WORKER_SCRIPT), str(job)]
-    try:
-        completed = subprocess.run(command, env=_child_env(), cwd=job.parent, capture_output=True,
-                                   timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise ModelLoadError(f"model {model_name} did not answer within {timeout:g} s") from None
-    stderr = completed.stderr.decode("utf-8", errors="replace")
-    for line in stderr.splitlines():
+    outcome = run_in_group(command, cwd=job.parent, env=_child_env(), timeout=timeout, scratch=job.parent / "child")
+    if outcome.timed_out:
+        raise ModelLoadError(f"model {model_name} did not answer within {timeout:g} s")
+    for line in outcome.stderr.splitlines():
         log.debug("worker: %s", line)
     result_file = job.parent / "result.json"
     if result_file.exists():
-        return json.loads(result_file.read_text("utf-8"))
-    raise ModelLoadError(f"model {model_name}: the model process {_describe_exit(completed.returncode)}"
-                         f"{_last_line(stderr)}")
+        return _result(result_file, model_name)
+    raise ModelLoadError(f"model {model_name}: the model process {_describe_exit(outcome.returncode)}"
+                         f"{_last_line(outcome.stderr)}")
+
+
+def _result(result_file: Path, model_name: str) -> dict:
+    """The worker's report; the handler runs in that process and could have rewritten it."""
+    try:
+        result = json.loads(result_file.read_text("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        result = None
+    if not isinstance(result, dict) or not isinstance(result.get("responses", []), list):
+        raise ModelLoadError(f"model {model_name}: the model process left an unreadable result")
+    return result
 
 
 def _describe_exit(code: int) -> str:

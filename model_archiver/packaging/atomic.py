@@ -5,7 +5,7 @@ the temporary output is removed and an existing archive is untouched. Without
 ``force`` the final move is a hard link, which fails if the name appeared in
 the meantime, so a concurrent build is never overwritten either.
 
-Temporary names carry the builder's process id (``.NAME.mar.<pid>.XXXX.tmp``),
+Temporary names carry the builder's process id (``.NAME.mar.<pid>.<random>.tmp``),
 so the leftovers of a build killed outright (SIGKILL, power loss) are
 recognisable: the next build into the same folder removes those whose process
 is gone, and never touches a live build's.

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import signal
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +23,14 @@ from model_archiver import errors
 from model_archiver.errors import ConversionError, UsageError
 from model_archiver.quantization import calibration, gate
 from model_archiver.quantization.options import QuantizeOptions
+from model_archiver.safety.child_process import run_in_group
 
 log = logging.getLogger(__name__)
 
 SYMBOL_SUFFIX = "-symbol.json"
 PARAMS = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d{4})\.params$")
 REPORT_FILE = "quantization.json"
+WORKER_TIMEOUT_S = 3600  # calibrating a large model on CPU takes minutes, never an hour
 
 
 @dataclass
@@ -122,12 +123,20 @@ def _run_worker(request: dict[str, Any], work_dir: Path) -> dict[str, Any]:
     request_file = work_dir / "request.json"
     request_file.write_text(json.dumps(request), encoding="utf-8")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.run([sys.executable, "-m", "model_archiver.quantization.worker", str(request_file)],
-                          capture_output=True, text=True, env=env)
+    # The worker imports the user's handler to decode images: it runs as untrusted code would.
+    child = run_in_group([sys.executable, "-m", "model_archiver.quantization.worker", str(request_file)],
+                         cwd=work_dir, env=env, timeout=WORKER_TIMEOUT_S, scratch=work_dir / "child")
+    if child.timed_out:
+        raise ConversionError(f"the quantization worker did not finish in {WORKER_TIMEOUT_S} s")
     result_file = work_dir / "result.json"
-    if proc.returncode != 0 or not result_file.exists():
-        raise ConversionError(f"the quantization worker {_death(proc.returncode)}: {_last_line(proc.stderr)}")
-    outcome = json.loads(result_file.read_text(encoding="utf-8"))
+    if child.returncode != 0 or not result_file.exists():
+        raise ConversionError(f"the quantization worker {_death(child.returncode)}: {_last_line(child.stderr)}")
+    try:
+        outcome = json.loads(result_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        outcome = None
+    if not isinstance(outcome, dict) or "message" not in outcome and not outcome.get("ok"):
+        raise ConversionError("the quantization worker left an unreadable result")
     if not outcome.get("ok"):
         error_class = getattr(errors, outcome.get("error_type", ""), ConversionError)
         if not (isinstance(error_class, type) and issubclass(error_class, errors.ArchiverError)):

@@ -11,8 +11,6 @@ import json
 import logging
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from model_archiver.safety import limits
+from model_archiver.safety.child_process import run_in_group
 from model_archiver.sources import FileSource
 from model_archiver.validation.handler import HandlerSpec
 from model_archiver.validation.report import Problem, error
@@ -46,7 +45,8 @@ def check_import(
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
         log.info("importing handler %s in a subprocess", spec.text)
-        returncode, stderr = _run_group(command, root, env, timeout, Path(scratch))
+        outcome = run_in_group(command, cwd=root, env=env, timeout=timeout, scratch=Path(scratch))
+        returncode, stderr = outcome.returncode, outcome.stderr
         if returncode is None:
             return [error(file, f"importing '{spec.module}' did not finish in {timeout:g} s; move slow work "
                                 "from import time into initialize() (or raise --import-timeout)",
@@ -56,38 +56,6 @@ def check_import(
             return [error(file, f"importing '{spec.module}' crashed the interpreter (exit code "
                                 f"{returncode}) {tail}".rstrip(), "handler.import-crash")]
         return _problems(spec, file, _result(result_file))
-
-
-def _run_group(command: list[str], cwd: Path, env: dict[str, str], timeout: float,
-               scratch: Path) -> tuple[int | None, str]:
-    """Run ``command`` in its own process group; kill the whole group when done or out of time.
-
-    Output goes to files, not pipes, so a background process the handler
-    starts cannot keep us waiting for an end-of-file; whatever the handler
-    left running is killed with the group. Returns (exit code or None on
-    timeout, the stderr text).
-    """
-    out_path, err_path = scratch / "stdout", scratch / "stderr"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        child = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                 start_new_session=True)
-        try:
-            returncode: int | None = child.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            returncode = None
-        finally:
-            _kill_group(child)
-    with err_path.open("rb") as err:
-        tail = err.read()[-64 * 1024:]
-    return returncode, tail.decode("utf-8", "replace")
-
-
-def _kill_group(child: subprocess.Popen) -> None:
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    child.wait()
 
 
 def _result(result_file: Path) -> dict:
