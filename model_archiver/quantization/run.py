@@ -125,7 +125,7 @@ def _run_worker(request: dict[str, Any], work_dir: Path) -> dict[str, Any]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     # The worker imports the user's handler to decode images: it runs as untrusted code would.
     child = run_in_group([sys.executable, "-m", "model_archiver.quantization.worker", str(request_file)],
-                         cwd=work_dir, env=env, timeout=WORKER_TIMEOUT_S, scratch=work_dir / "child")
+                         cwd=Path.cwd(), env=env, timeout=WORKER_TIMEOUT_S, scratch=work_dir / "child")
     if child.timed_out:
         raise ConversionError(f"the quantization worker did not finish in {WORKER_TIMEOUT_S} s")
     result_file = work_dir / "result.json"
