@@ -126,10 +126,12 @@ def write_png(result: BenchResult, path: Path) -> bool:
     else:  # far off scale: say it, and keep the points readable
         left.plot([], [], " ", label=f"load generator ceiling: {result.ceiling_rps:,.0f} req/s (off scale)")
         left.set_xlim(0, fastest * 1.3)
+    slowest = max([r.p90_ms for r in result.rows] + [1e-9])
+    left.set_ylim(0, slowest * 1.3)  # from zero, so the gaps between rows read true; headroom for labels
     left.set_xlabel("throughput (requests/s)")
     left.set_ylabel("latency p50 (ms), bar to p90")
     left.set_title(f"{result.model_name}: latency vs throughput")
-    left.legend(loc="upper right", fontsize="small")
+    left.legend(loc="lower right", fontsize="small")  # points sit high: latency starts at zero
     labels = [row.configuration for row in result.rows]
     if result.hourly_price is not None:
         right.bar(labels, [row.usd_per_100k or 0 for row in result.rows], color="tab:green")
